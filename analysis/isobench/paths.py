@@ -1,0 +1,36 @@
+"""Where the project's files are, found from the installed package (editable install)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def project_root() -> Path:
+    """The repository root: ISOBENCH_ROOT, else two levels above the package."""
+    env = os.environ.get("ISOBENCH_ROOT")
+    if env:
+        return Path(env).resolve()
+    return Path(__file__).resolve().parents[2]
+
+
+def schemas_dir() -> Path:
+    return project_root() / "schemas"
+
+
+def profiles_dir() -> Path:
+    return project_root() / "playbooks" / "profiles"
+
+
+def inventories_dir() -> Path:
+    return project_root() / "inventories"
+
+
+def ensure_ansible_on_path() -> None:
+    """Put this interpreter's bin folder (the venv with ansible) first on PATH."""
+    import sys
+
+    venv_bin = str(Path(sys.executable).parent)
+    parts = os.environ.get("PATH", "").split(os.pathsep)
+    if parts[:1] != [venv_bin]:
+        os.environ["PATH"] = os.pathsep.join([venv_bin, *parts])

@@ -1,0 +1,91 @@
+"""The plan of an experiment: cells (host x target x job x repetition) in run order.
+
+A *job* is one tool run: ``compress``, or ``hpcc`` covering linpack, stream and
+randomaccess at once (``hpcc.mode: shared``) or one HPCC run per benchmark
+(``separate``). Repetitions are interleaved: every round runs each (environment, job)
+pair once, in an order shuffled with the spec's seed, so slow drifts of the machine
+spread over all environments instead of biasing one.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from .benchmarks import BENCHMARKS, ENVIRONMENTS
+from .spec import Spec
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    role: str
+    benchmarks: tuple[str, ...]
+
+
+def jobs(spec: Spec) -> list[Job]:
+    requested = list(spec.data["benchmarks"])
+    out: list[Job] = []
+    grouped: dict[str, list[str]] = {}
+    for name in requested:
+        bench = BENCHMARKS[name]
+        if bench.group == "hpcc" and spec.data["hpcc"]["mode"] == "shared":
+            grouped.setdefault(bench.group, []).append(name)
+        else:
+            out.append(Job(name, bench.role, (name,)))
+    for group, names in grouped.items():
+        out.append(Job(group, BENCHMARKS[names[0]].role, tuple(names)))
+    return out
+
+
+def target_name(host: str, env: str, variant: str) -> str:
+    return f"{host}--{env}" + (f"--{variant}" if variant else "")
+
+
+def make_plan(spec: Spec, hosts: list[str]) -> list[dict[str, Any]]:
+    """Every cell of the experiment, in the order each host runs them."""
+    rng = random.Random(spec.data["seed"])
+    warmup = int(spec.data["warmup"])
+    rounds = [(r, True) for r in range(1, warmup + 1)]
+    rounds += [(r, False) for r in range(1, int(spec.data["repetitions"]) + 1)]
+    pairs = [(env, variant, job) for env, variant in spec.environments for job in jobs(spec)]
+    cells: list[dict[str, Any]] = []
+    for host in sorted(hosts):
+        seq = 0
+        for repetition, is_warmup in rounds:
+            order = list(pairs)
+            if spec.data["order"] == "randomized":
+                rng.shuffle(order)
+            for env, variant, job in order:
+                seq += 1
+                target = target_name(host, env, variant)
+                rep_tag = f"w{repetition}" if is_warmup else f"r{repetition}"
+                cells.append(
+                    {
+                        "id": f"{target}--{job.name}--{rep_tag}",
+                        "seq": seq,
+                        "host": host,
+                        "target": target,
+                        "env": env,
+                        "variant": variant,
+                        "env_role": ENVIRONMENTS[env],
+                        "job": job.name,
+                        "role": job.role,
+                        "benchmarks": list(job.benchmarks),
+                        "repetition": repetition,
+                        "warmup": is_warmup,
+                        "params": {b: spec.data["benchmarks"][b] or {} for b in job.benchmarks},
+                        "hpcc": spec.data["hpcc"],
+                        "timeout": int(spec.data["cell_timeout"]),
+                    }
+                )
+    return cells
+
+
+def targets(spec: Spec) -> list[dict[str, str]]:
+    """The environments every host gets, with the role that creates them."""
+    return [
+        {"env": env, "variant": variant, "role": ENVIRONMENTS[env]}
+        for env, variant in spec.environments
+    ]

@@ -1,0 +1,224 @@
+"""Run an experiment: plan it, drive playbooks/experiment.yml through ansible-runner, and
+keep every measured or failed cell on disk as it ends."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+
+from . import store
+from .inventory import hosts_under_test
+from .paths import ensure_ansible_on_path, project_root
+from .plan import make_plan, targets
+from .progress import EventRecorder
+from .spec import Spec
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    cells_ok: int
+    cells_failed: int
+    runner_status: str
+    interrupted: bool
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return 130
+        return 0 if self.cells_failed == 0 and self.runner_status == "successful" else 1
+
+
+def git_revision(root: Path) -> str:
+    try:
+        rev = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return rev + ("-dirty" if dirty else "")
+
+
+def new_run_id(spec: Spec) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{spec.name}-{secrets.token_hex(2)}"
+
+
+def _utc_now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+class _Interrupt:
+    """First Ctrl-C: stop the run (cells on disk stay). The cleanup playbook runs after."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _Interrupt:
+        self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        signal.signal(signal.SIGINT, self._previous)
+
+    def _handler(self, signum: int, frame: object) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print(
+            "\ninterrupt: stopping; measured cells are kept, teardown follows "
+            "(Ctrl-C again to abandon teardown)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def _runner_env(root: Path) -> dict[str, str]:
+    venv_bin = str(Path(sys.executable).parent)
+    return {
+        "ANSIBLE_CONFIG": str(root / "ansible.cfg"),
+        "PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""),
+        "ISOBENCH_ROOT": str(root),
+        "ANSIBLE_FORCE_COLOR": "0",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def run_playbook(
+    run_dir: Path,
+    playbook: str,
+    inventory: Path,
+    extravars: dict[str, Any],
+    handler: Any,
+    cancel: Any = None,
+    ident: str = "main",
+) -> Any:
+    root = project_root()
+    ensure_ansible_on_path()
+    (run_dir / "runner").mkdir(parents=True, exist_ok=True)
+    return ansible_runner.run(
+        private_data_dir=str(run_dir / "runner"),
+        project_dir=str(root / "playbooks"),
+        playbook=playbook,
+        inventory=str(inventory),
+        extravars=extravars,
+        envvars=_runner_env(root),
+        event_handler=handler,
+        cancel_callback=cancel,
+        quiet=True,
+        ident=ident,
+        settings={"suppress_ansible_output": True},
+    )
+
+
+def run_experiment(
+    spec: Spec,
+    inventory: Path,
+    results_root: Path,
+    run_id: str | None = None,
+) -> RunOutcome:
+    hosts = hosts_under_test(inventory)
+    run_id = run_id or new_run_id(spec)
+    run_dir = results_root / run_id
+    run_dir.mkdir(parents=True, exist_ok=False)
+    plan = make_plan(spec, hosts)
+    environments = targets(spec)
+    (run_dir / "spec.yml").write_text(spec.text, encoding="utf-8")
+    meta: dict[str, Any] = {
+        "run_id": run_id,
+        "spec_name": spec.name,
+        "spec_path": str(spec.path) if spec.path else None,
+        "spec_sha256": spec.sha256,
+        "git_revision": git_revision(project_root()),
+        "seed": spec.data["seed"],
+        "order": spec.data["order"],
+        "inventory": str(inventory),
+        "hosts": hosts,
+        "environments": environments,
+        "plan": plan,
+        "started": _utc_now(),
+        "status": "running",
+        "controller_python": sys.version.split()[0],
+    }
+    store.write_json_atomic(run_dir / store.RUN_FILE, meta)
+    recorder = EventRecorder(run_dir, plan)
+    recorder.say(
+        f"run {run_id}: {len(hosts)} host(s), {len(environments)} environment(s), "
+        f"{len(plan)} cells; results in {run_dir}"
+    )
+    extravars = {
+        "isobench_run_id": run_id,
+        "isobench_spec": spec.data,
+        "isobench_plan": plan,
+        "isobench_environments": environments,
+        "isobench_results_dir": str(run_dir),
+    }
+    status = "failed"
+    with _Interrupt() as interrupt:
+        try:
+            result = run_playbook(
+                run_dir,
+                "experiment.yml",
+                inventory,
+                extravars,
+                recorder,
+                cancel=lambda: interrupt.requested,
+                ident="experiment",
+            )
+            status = str(result.status)
+        except KeyboardInterrupt:
+            interrupt.requested = True
+            status = "canceled"
+        if interrupt.requested:
+            recorder.say("interrupted: running the teardown of every environment")
+            try:
+                run_playbook(
+                    run_dir, "teardown.yml", inventory, extravars, recorder, ident="teardown"
+                )
+            except KeyboardInterrupt:
+                recorder.say("teardown abandoned by a second Ctrl-C: run `make clean-hosts`")
+    for cell in recorder.missing_cells():
+        recorder.record_cell(
+            {
+                "cell": cell,
+                "status": "failed",
+                "reason": recorder.reason_not_run(cell, interrupt.requested),
+                "samples": [],
+                "started": None,
+                "ended": None,
+            }
+        )
+    cells = store.load_cells(run_dir)
+    ok = sum(1 for c in cells if c.get("status") == "ok")
+    meta.update(
+        {
+            "ended": _utc_now(),
+            "status": "interrupted" if interrupt.requested else status,
+            "cells_ok": ok,
+            "cells_failed": len(cells) - ok,
+            "wall_seconds": round(time.monotonic() - recorder.started, 1),
+        }
+    )
+    store.write_json_atomic(run_dir / store.RUN_FILE, meta)
+    recorder.close()
+    return RunOutcome(run_dir, ok, len(cells) - ok, status, interrupt.requested)
