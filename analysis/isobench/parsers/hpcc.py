@@ -44,10 +44,24 @@ def _number(pairs: dict[str, str], key: str) -> float:
         raise ParseError(f"hpcc: {key}={pairs[key]!r} is not a number") from None
 
 
-def parse_hpcc(text: str, benchmarks: list[str] | None = None) -> dict[str, Any]:
+def check_ran_as_asked(pairs: dict[str, str], expected: dict[str, Any]) -> None:
+    """HPCC falls back to built-in sizes when it rejects hpccinf.txt, and still reports
+    Success=1: a run is only valid if it ran the N and process count it was given."""
+    for key, summary_key in (("n", "HPL_N"), ("processes", "CommWorldProcs")):
+        if key in expected and int(_number(pairs, summary_key)) != int(expected[key]):
+            raise ParseError(
+                f"hpcc: ran with {summary_key}={pairs[summary_key]} but was asked for "
+                f"{expected[key]} (hpccinf.txt rejected; see HPL ERROR lines in the output)"
+            )
+
+
+def parse_hpcc(
+    text: str, benchmarks: list[str] | None = None, expected: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Measurements for the requested benchmarks (linpack, stream, randomaccess)."""
     wanted = benchmarks or ["linpack", "stream", "randomaccess"]
     pairs = summary(text)
+    check_ran_as_asked(pairs, expected or {})
     if pairs.get("Success") != "1" or pairs.get("Failure", "0") != "0":
         raise ParseError(
             f"hpcc: run reported Success={pairs.get('Success')} Failure={pairs.get('Failure')}"

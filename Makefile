@@ -1,0 +1,57 @@
+# isobench: `make experiment` runs an experiment, `make test` checks the project.
+# Both create the virtual environment (.venv) and install what they need first.
+
+VENV     ?= .venv
+PYTHON   ?= python3
+HOSTS    ?= local
+PROFILE  ?= quick
+RESULTS  ?= results
+RUN_ID   ?=
+RUN      ?=
+BIN      := $(VENV)/bin
+STAMP    := $(VENV)/.isobench-installed
+
+.PHONY: experiment report validate plan test test-fast lint clean-hosts clean help
+
+help:
+	@echo "make experiment [HOSTS=local|lab|PATH] [PROFILE=quick|paper|PATH] [RUN_ID=name]"
+	@echo "make report RUN=results/<run-id>     rebuild a run's report"
+	@echo "make test                             lint + every test (unit and end-to-end)"
+	@echo "make test-fast                        lint + unit tests only"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { \
+	  echo "installing python3-venv (needs apt and root)"; \
+	  apt-get update -qq && apt-get install -y -qq python3-venv; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+experiment: $(STAMP)
+	$(BIN)/isobench run --profile $(PROFILE) --inventory $(HOSTS) --results $(RESULTS) \
+	  $(if $(RUN_ID),--run-id $(RUN_ID))
+
+report: $(STAMP)
+	@test -n "$(RUN)" || { echo "usage: make report RUN=results/<run-id>"; exit 2; }
+	$(BIN)/isobench report $(RUN)
+
+validate: $(STAMP)
+	$(BIN)/isobench validate $(PROFILE) --inventory $(HOSTS)
+
+plan: $(STAMP)
+	$(BIN)/isobench plan --profile $(PROFILE) --inventory $(HOSTS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check analysis tests plugins bench
+	$(BIN)/ruff format --check analysis tests plugins bench
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/ansible-lint --profile production --offline playbooks roles
+
+test: lint
+	$(BIN)/pytest -ra --durations=15
+
+test-fast: lint
+	$(BIN)/pytest -ra -m "not slow"
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .ruff_cache
