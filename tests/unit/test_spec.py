@@ -83,7 +83,7 @@ def test_not_a_mapping(tmp_path: Path) -> None:
 
 
 def test_unknown_profile() -> None:
-    with pytest.raises(spec.SpecError, match="unknown profile 'fast'.*quick"):
+    with pytest.raises(spec.SpecError, match=r"unknown profile 'fast'.*quick"):
         spec.load("fast")
 
 
