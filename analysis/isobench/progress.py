@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from pathlib import Path
@@ -17,6 +18,17 @@ PHASES = {
     "Record each target's provenance": "recording provenance",
     "Tear down every environment of this host": "tearing down",
 }
+
+
+_WRAPPERS = re.compile(
+    r"(Task failed: |Finalization of task args for '[^']*' failed: |"
+    r"Error while resolving value for '[^']*': |The filter plugin '[^']*' failed: )"
+)
+
+
+def clean_reason(reason: str) -> str:
+    """Ansible's wrapping of a filter's error, removed: the tool's own words stay."""
+    return _WRAPPERS.sub("", reason).strip()
 
 
 def _short(value: float) -> str:
@@ -113,6 +125,8 @@ class EventRecorder:
                 }
             elif not result.get("samples"):
                 result = {**result, "status": "failed", "reason": "the tool gave no measurement"}
+        if result.get("reason"):
+            result["reason"] = clean_reason(str(result["reason"]))
         raw = result.pop("raw_output", "")
         if raw:
             raw_path = self.run_dir / "raw" / f"{store.safe_name(cell_id)}.txt"

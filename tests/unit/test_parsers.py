@@ -114,3 +114,11 @@ def test_compress_bad_timing(fixtures: Path, delta: str) -> None:
 def test_unknown_tool() -> None:
     with pytest.raises(ParseError, match="no parser"):
         parse("dhrystone", "")
+
+
+@pytest.mark.parametrize("rc", [124, 137])
+def test_compress_killed_by_time_limit(fixtures: Path, rc: int) -> None:
+    result = json.loads((fixtures / "compress" / "pixz-command-result.json").read_text())
+    result["rc"] = rc
+    with pytest.raises(ParseError, match=f"time limit \\(rc={rc}\\)"):
+        parse("compress", result, 8_000_000)

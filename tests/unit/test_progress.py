@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from isobench import store
-from isobench.progress import EventRecorder
+from isobench.progress import EventRecorder, clean_reason
 
 CELL = {
     "id": "h--native--compress--r1",
@@ -117,3 +117,12 @@ def test_atomic_write_leaves_no_temporary_files(tmp_path: Path) -> None:
     store.write_json_atomic(tmp_path / "x.json", {"a": 2})
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
     assert json.loads((tmp_path / "x.json").read_text()) == {"a": 2}
+
+
+def test_reason_keeps_the_tools_words() -> None:
+    raw = (
+        "Parse the measurement: Task failed: Finalization of task args for "
+        "'ansible.builtin.set_fact' failed: Error while resolving value for 'x': The filter "
+        "plugin 'isobench_parse' failed: compress: pixz exited 124:"
+    )
+    assert clean_reason(raw) == "Parse the measurement: compress: pixz exited 124:"

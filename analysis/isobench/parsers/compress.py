@@ -13,10 +13,11 @@ from .common import ParseError, measurement, parse_delta
 
 
 def parse_compress(result: dict[str, Any], input_bytes: int) -> dict[str, Any]:
-    if result.get("rc") != 0:
-        raise ParseError(
-            f"compress: pixz exited {result.get('rc')}: {str(result.get('stderr', ''))[-300:]}"
-        )
+    rc = result.get("rc")
+    if rc in (124, 137):
+        raise ParseError(f"compress: pixz killed by the cell time limit (rc={rc})")
+    if rc != 0:
+        raise ParseError(f"compress: pixz exited {rc}: {str(result.get('stderr', ''))[-300:]}")
     if int(input_bytes) <= 0:
         raise ParseError(f"compress: input size {input_bytes!r} is not positive")
     seconds = parse_delta(str(result.get("delta", "")))
