@@ -50,6 +50,7 @@ def make_plan(spec: Spec, hosts: list[str]) -> list[dict[str, Any]]:
     rounds = [(r, True) for r in range(1, warmup + 1)]
     rounds += [(r, False) for r in range(1, int(spec.data["repetitions"]) + 1)]
     pairs = [(env, variant, job) for env, variant in spec.environments for job in jobs(spec)]
+    emulated = (spec.data.get("emulated") or {}).get("benchmarks") or {}
     cells: list[dict[str, Any]] = []
     for host in sorted(hosts):
         seq = 0
@@ -76,6 +77,9 @@ def make_plan(spec: Spec, hosts: list[str]) -> list[dict[str, Any]]:
                         "repetition": repetition,
                         "warmup": is_warmup,
                         "params": {b: spec.data["benchmarks"][b] or {} for b in job.benchmarks},
+                        "emulated_params": {
+                            b: emulated[b] for b in job.benchmarks if b in emulated
+                        },
                         "hpcc": spec.data["hpcc"],
                         "timeout": int(spec.data["cell_timeout"]),
                     }

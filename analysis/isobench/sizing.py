@@ -70,7 +70,9 @@ def stream_n(value: Any, llc_factor: float, llc_bytes: int, mem_bytes: int) -> t
         elems, rule = floor_elems, f"auto: {llc_factor:g} x LLC ({llc_bytes} B) per array"
     else:
         elems, rule = int(value), "spec"
-    if elems < floor_elems:
+    if llc_factor == 0:
+        rule += "; no LLC floor (emulated CPU)"
+    elif elems < floor_elems:
         elems, rule = floor_elems, rule + f"; raised to {llc_factor:g} x LLC"
     return math.ceil(math.sqrt(3 * elems)), rule + f"; {elems} elements per array"
 
@@ -89,7 +91,11 @@ def randomaccess_n(value: Any, mem_bytes: int) -> tuple[int | None, str]:
 
 
 def derive_hpcc(
-    benchmarks: list[str], spec_params: dict[str, Any], hpcc: dict[str, Any], target: dict[str, Any]
+    benchmarks: list[str],
+    spec_params: dict[str, Any],
+    hpcc: dict[str, Any],
+    target: dict[str, Any],
+    emulated: bool = False,
 ) -> dict[str, Any]:
     mem_bytes = _target_int(target, "mem_mb") * 1024 * 1024
     llc = _target_int(target, "llc_bytes")
@@ -100,9 +106,9 @@ def derive_hpcc(
         needs["linpack"] = hpl_n(spec_params.get("linpack", {}).get("n", 1000), mem_bytes)
     if "stream" in benchmarks:
         sp = spec_params.get("stream", {})
-        needs["stream"] = stream_n(
-            sp.get("array_elements", "auto"), float(sp.get("llc_factor", 4)), llc, mem_bytes
-        )
+        # An emulated CPU (TCG) has no real cache hierarchy to defeat: no LLC floor there.
+        factor = 0.0 if emulated else float(sp.get("llc_factor", 4))
+        needs["stream"] = stream_n(sp.get("array_elements", "auto"), factor, llc, mem_bytes)
     if "randomaccess" in benchmarks:
         ra_n, ra_rule = randomaccess_n(
             spec_params.get("randomaccess", {}).get("table_words", "auto"), mem_bytes
@@ -139,11 +145,25 @@ def derive_compress(spec_params: dict[str, Any], target: dict[str, Any]) -> dict
     }
 
 
+def cell_params(cell: dict[str, Any], target: dict[str, Any]) -> dict[str, Any]:
+    """The spec's parameters for the cell, with the ``emulated`` sizes on a TCG target."""
+    if target.get("accel") != "tcg":
+        return cell["params"]
+    overrides = cell.get("emulated_params") or {}
+    return {b: {**p, **overrides.get(b, {})} for b, p in cell["params"].items()}
+
+
 def derive(cell: dict[str, Any], target: dict[str, Any]) -> dict[str, Any]:
     """The parameters a benchmark role runs with, for one cell on one target."""
     role = cell["role"]
+    params = cell_params(cell, target)
+    emulated = target.get("accel") == "tcg"
     if role == "bench_hpcc":
-        return derive_hpcc(cell["benchmarks"], cell["params"], cell.get("hpcc", {}), target)
-    if role == "bench_compress":
-        return derive_compress(cell["params"].get("compress", {}), target)
-    raise SizingError(f"no sizing rule for role {role!r}")
+        derived = derive_hpcc(cell["benchmarks"], params, cell.get("hpcc", {}), target, emulated)
+    elif role == "bench_compress":
+        derived = derive_compress(params.get("compress", {}), target)
+    else:
+        raise SizingError(f"no sizing rule for role {role!r}")
+    if emulated:
+        derived["emulated_sizes"] = bool(cell.get("emulated_params"))
+    return derived

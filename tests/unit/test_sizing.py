@@ -83,3 +83,16 @@ def test_compress_threads_follow_the_target() -> None:
     }
     assert sizing.derive(cell, BIG)["threads"] == 32
     assert sizing.derive(cell, TARGET)["threads"] == 2
+
+
+def test_emulated_targets_take_the_emulated_sizes() -> None:
+    cell = _cell(["linpack", "stream"], {"linpack": {"n": 4000}, "stream": {"llc_factor": 4}})
+    cell["emulated_params"] = {"linpack": {"n": 600}, "stream": {"array_elements": 100000}}
+    tcg = {**TARGET, "accel": "tcg"}
+    kvm = {**TARGET, "accel": "kvm"}
+    emulated = sizing.derive(cell, tcg)
+    assert emulated["n"] == max(600, math.ceil(math.sqrt(3 * 100000)))
+    assert emulated["emulated_sizes"] is True
+    assert "no LLC floor" in emulated["derivation"]["stream"]["rule"]
+    real = sizing.derive(cell, kvm)
+    assert real["n"] > 7000 and "emulated_sizes" not in real
