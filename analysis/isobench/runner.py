@@ -189,6 +189,9 @@ def run_experiment(
         except KeyboardInterrupt:
             interrupt.requested = True
             status = "canceled"
+        except OSError as exc:  # e.g. the results disk is full: keep what is on disk
+            status = f"error: {exc}"
+            recorder.say(f"the controller could not go on: {exc}; cells on disk are kept")
         if interrupt.requested:
             recorder.say("interrupted: running the teardown of every environment")
             try:

@@ -44,7 +44,8 @@ def from_manifest(root):
 def from_dpkg(root, packages):
     wanted = {}
     info = os.path.join(root, "var/lib/dpkg/info")
-    for pkg in packages:
+    for spec in packages:
+        pkg = spec.split("=", 1)[0]
         for name in (f"{pkg}.list", f"{pkg}:amd64.list"):
             listing = os.path.join(info, name)
             if not os.path.exists(listing):
