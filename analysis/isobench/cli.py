@@ -59,6 +59,16 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import build_comparison
+
+    out = Path(args.out) if args.out else None
+    paths = build_comparison([Path(r) for r in args.runs], out)
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="isobench", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -85,6 +95,15 @@ def parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="(re)build the report of a run folder")
     rep.add_argument("run_dir")
     rep.set_defaults(func=_cmd_report)
+
+    cmp = sub.add_parser(
+        "compare", help="set runs side by side (days, sites, hardware) and merge their samples"
+    )
+    cmp.add_argument("runs", nargs="+", metavar="RUN_DIR", help="two or more run folders")
+    cmp.add_argument(
+        "--out", default=None, help="output folder (default: results/compare-<UTC time>)"
+    )
+    cmp.set_defaults(func=_cmd_compare)
 
     val = sub.add_parser("validate", help="check a spec (and an inventory) without running")
     val.add_argument("spec", help="profile name or spec path")

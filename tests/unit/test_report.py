@@ -85,10 +85,13 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Pat
 
 def test_paths_written(built: tuple[Path, dict[str, Path]]) -> None:
     run_dir, paths = built
-    assert set(paths) == {"markdown", "html", "samples", "figure:linpack", "figure:stream"}
+    assert set(paths) == {
+        "markdown", "html", "samples", "parquet", "figure:linpack", "figure:stream",
+    }  # fmt: skip
     assert paths["markdown"] == run_dir / "report.md"
     assert paths["html"] == run_dir / "report.html"
     assert paths["samples"] == run_dir / "samples.csv"
+    assert paths["parquet"] == run_dir / "samples.parquet"
     for path in paths.values():
         assert path.is_file() and path.is_relative_to(run_dir)
     for name in ("linpack", "stream"):
@@ -112,8 +115,9 @@ def test_table_numbers(built: tuple[Path, dict[str, Path]]) -> None:
     # host, metric, unit, better | native mean, std, n | docker mean, std, vs, study, n | kvm...
     assert cells[:4] == ["lab1", "gflops", "GFLOPS", "higher"]
     assert cells[4:7] == ["12.00", "2.00", "3"]
-    assert cells[7:12] == ["11.40", "0.400", "-5.0% worse", "0% [repo]", "3"]
-    assert cells[12:17] == ["9.600", "0.600", "-20.0% worse", "-2% [repo]", "3"]
+    # n = 3 per side: neither departure survives the Holm-adjusted test, so none is claimed
+    assert cells[7:12] == ["11.40", "0.400", "no significant difference", "0% [repo]", "3"]
+    assert cells[12:17] == ["9.600", "0.600", "no significant difference", "-2% [repo]", "3"]
 
 
 def test_tcg_labelled_emulated(built: tuple[Path, dict[str, Path]]) -> None:
@@ -122,11 +126,13 @@ def test_tcg_labelled_emulated(built: tuple[Path, dict[str, Path]]) -> None:
         assert "kvm-tuned (emulated, TCG)" in text
         assert "must not be read as KVM overhead" in text
     md = built[1]["markdown"].read_text()
-    headers = [line for line in md.splitlines() if line.startswith("| host | metric")]
+    headers = [line for line in md.splitlines() if line.startswith("| host | metric | unit")]
     assert len(headers) == 2
     for line in headers:
         kvm = [c for c in line.split("|") if "kvm-tuned" in c]
         assert kvm and all("(emulated, TCG)" in c for c in kvm)
+    rows = [line for line in md.splitlines() if line.startswith("| lab1 |") and "kvm" in line]
+    assert rows and all("kvm-tuned (emulated, TCG)" in line for line in rows)
     html = built[1]["html"].read_text()
     kvm = [h for h in re.findall(r"<th[^>]*>([^<]*)</th>", html) if "kvm-tuned" in h]
     assert kvm and all("(emulated, TCG)" in h for h in kvm)
