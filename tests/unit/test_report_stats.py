@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from isobench import figures, report, store
+from isobench import figures, report, store, tidy
 
 RUN_ID = "20250301-000000-stats"
 REPS = 12
@@ -282,7 +282,7 @@ def test_loader_paths_agree_with_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arrow_bytes: int
 ) -> None:
     _tricky_cells(tmp_path)
-    monkeypatch.setattr(report, "ARROW_MIN_BYTES", arrow_bytes)
+    monkeypatch.setattr(tidy, "ARROW_MIN_BYTES", arrow_bytes)
     loaded = report.load_tidy(tmp_path)
     expected = store.samples_frame(store.load_cells(tmp_path))
     got = loaded.frame
