@@ -113,3 +113,13 @@ def test_defaults_filled(tmp_path: Path) -> None:
     assert loaded.data["order"] == "randomized"
     assert loaded.data["hpcc"]["mode"] == "shared"
     assert loaded.data["userland"]["suite"] == "bookworm"
+
+
+def test_environment_options(tmp_path: Path) -> None:
+    data = _base()
+    data["docker"] = {"limits": {"cpuset": "0-1", "memory": "2g"}, "runtime": "runc"}
+    data["kvm"] = {"hugepages": True, "mem_mb_cap": 4096}
+    assert spec.load(_write(tmp_path, data)).data["docker"]["limits"]["cpuset"] == "0-1"
+    data["docker"] = {"limits": {"cpuset": "0; rm -rf /"}}
+    with pytest.raises(spec.SpecError, match="cpuset"):
+        spec.load(_write(tmp_path, data))
