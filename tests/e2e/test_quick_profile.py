@@ -84,10 +84,25 @@ def test_same_binaries_in_every_target(quick_run: tuple[Path, str]) -> None:
 
 
 def test_compress_input_identical_everywhere(quick_run: tuple[Path, str]) -> None:
+    # one input per size: emulated (TCG) guests compress a smaller one, the same bytes
     run_dir, _ = quick_run
     frame = samples(run_dir)
-    inputs = {json.loads(p)["input_sha256"] for p in frame[frame.benchmark == "compress"].params}
-    assert len(inputs) == 1
+    params = [json.loads(p) for p in frame[frame.benchmark == "compress"].params]
+    by_size: dict[int, set[str]] = {}
+    for p in params:
+        by_size.setdefault(p["input_mb"], set()).add(p["input_sha256"])
+    assert by_size and all(len(hashes) == 1 for hashes in by_size.values()), by_size
+
+
+def test_emulated_guests_labelled(quick_run: tuple[Path, str]) -> None:
+    run_dir, _ = quick_run
+    frame = samples(run_dir)
+    kvm = frame[frame.env.str.startswith("kvm-")]
+    others = frame[~frame.env.str.startswith("kvm-")]
+    assert set(others.accel) == {"none"}
+    assert set(kvm.accel) <= {"kvm", "tcg"}
+    if "tcg" in set(kvm.accel):
+        assert "emulated" in (run_dir / "report.md").read_text()
 
 
 def test_teardown_left_no_mounts(quick_run: tuple[Path, str]) -> None:
