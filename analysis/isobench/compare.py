@@ -21,11 +21,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import pandas as pd
 from pandas.api.types import union_categoricals
 
 from isobench import report, stats, store
+from isobench.render import render
 from isobench.report import MISSING, Table, fmt_num, fmt_value, md_table
 
 COMPARE_KEYS = ["run_id", *stats.GROUP_KEYS]
@@ -298,13 +298,11 @@ HTML_TEMPLATE = """\
 
 
 def render_markdown(context: CompareContext) -> str:
-    env = jinja2.Environment(autoescape=False, keep_trailing_newline=True)
-    return env.from_string(MD_TEMPLATE).render(c=context, md_table=md_table)
+    return render(MD_TEMPLATE, False, c=context, md_table=md_table)
 
 
 def render_html(context: CompareContext) -> str:
-    env = jinja2.Environment(autoescape=True, keep_trailing_newline=True)
-    return env.from_string(HTML_TEMPLATE).render(c=context, css=report.CSS)
+    return render(HTML_TEMPLATE, True, c=context, css=report.CSS)
 
 
 def default_out(root: Path = DEFAULT_ROOT) -> Path:

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import jinja2
 
@@ -194,11 +195,15 @@ HTML_TEMPLATE = """\
 """
 
 
+def render(template: str, html: bool, **values: Any) -> str:
+    """A report template filled in: Markdown as is, HTML with every value escaped."""
+    env = jinja2.Environment(autoescape=html, keep_trailing_newline=True)
+    return env.from_string(template).render(**values)
+
+
 def render_markdown(context: ReportContext) -> str:
-    env = jinja2.Environment(autoescape=False, keep_trailing_newline=True)
-    return env.from_string(MD_TEMPLATE).render(c=context, md_table=md_table)
+    return render(MD_TEMPLATE, False, c=context, md_table=md_table)
 
 
 def render_html(context: ReportContext) -> str:
-    env = jinja2.Environment(autoescape=True, keep_trailing_newline=True)
-    return env.from_string(HTML_TEMPLATE).render(c=context, css=CSS)
+    return render(HTML_TEMPLATE, True, c=context, css=CSS)
