@@ -11,7 +11,7 @@ RUN      ?=
 BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.isobench-installed
 
-.PHONY: experiment report validate plan test test-fast lint clean-hosts clean help
+.PHONY: experiment report validate plan test test-fast lint clean help
 
 help:
 	@echo "make experiment [HOSTS=local|lab|PATH] [PROFILE=quick|paper|PATH] [RUN_ID=name]"

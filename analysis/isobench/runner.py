@@ -199,7 +199,10 @@ def run_experiment(
                     run_dir, "teardown.yml", inventory, extravars, recorder, ident="teardown"
                 )
             except KeyboardInterrupt:
-                recorder.say("teardown abandoned by a second Ctrl-C: run `make clean-hosts`")
+                recorder.say(
+                    "teardown abandoned by a second Ctrl-C: this run's targets may remain "
+                    f"(containers labelled isobench.run={run_id}, guests isobench--{run_id}--*)"
+                )
     for cell in recorder.missing_cells():
         recorder.record_cell(
             {
