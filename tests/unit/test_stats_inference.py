@@ -9,19 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats as sps
+from test_stats import sample  # the same sample factory as the summary tests
 
 from isobench import stats, store
-
-
-def sample(env: str, value: float, **over: Any) -> dict[str, Any]:
-    base = {
-        "run_id": "r1", "cell_id": f"c-{env}", "host": "lab1", "target": f"lab1--{env}",
-        "env": env, "variant": "", "accel": "kvm" if env.startswith("kvm") else "none",
-        "benchmark": "linpack", "tool": "hpcc 1.5.0", "metric": "gflops", "value": value,
-        "unit": "GFLOPS", "higher_is_better": True, "repetition": 1, "warmup": False,
-        "started": "2025-01-01T00:00:00Z", "ended": "2025-01-01T00:01:00Z", "params": {},
-    }  # fmt: skip
-    return {**base, **over}
 
 
 def frame(groups: dict[str, list[float]], **over: Any) -> pd.DataFrame:
