@@ -102,6 +102,25 @@ def _virsh(*args: str) -> list[str]:
     return [line.strip() for line in out.splitlines() if line.strip()]
 
 
+def _networks_if_libvirtd_answers() -> set[str]:
+    """libvirt networks defined before the test; none when libvirt is absent or not running.
+
+    A clean machine may have the client (virsh) installed and no daemon running yet: the
+    playbook under test is what starts it.
+    """
+    if shutil.which("virsh") is None:
+        return set()
+    probe = subprocess.run(
+        ["virsh", "-c", "qemu:///system", "net-list", "--all", "--name"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if probe.returncode != 0:
+        return set()
+    return {line.strip() for line in probe.stdout.splitlines() if line.strip()}
+
+
 def test_kvm_targets_boot_answer_and_vanish(tmp_path: Path) -> None:
     import ansible_runner
 
@@ -109,7 +128,7 @@ def test_kvm_targets_boot_answer_and_vanish(tmp_path: Path) -> None:
     run_id = f"test-kvm-{uuid.uuid4().hex[:8]}"
     key_dir = tmp_path / "results" / run_id / "ssh"
     out_file = tmp_path / "out.json"
-    networks_before = set(_virsh("net-list", "--all", "--name")) if shutil.which("virsh") else set()
+    networks_before = _networks_if_libvirtd_answers()
 
     venv_bin = str(Path(sys.executable).parent)
     (tmp_path / "runner").mkdir()
