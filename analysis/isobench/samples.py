@@ -50,7 +50,7 @@ def build_samples(
             "higher_is_better": m["higher_is_better"],
             "repetition": cell["repetition"],
             "warmup": bool(cell.get("warmup", False)),
-            "params": params,
+            "params": {**params, **m["params"]} if m.get("params") else params,
             "started": run["started"],
             "ended": run["ended"],
         }

@@ -42,3 +42,19 @@ def test_schema_rejects_bad_samples(fixtures: Path) -> None:
     assert sample_errors({k: v for k, v in good.items() if k != "unit"})
     assert sample_errors({**good, "extra": 1})
     assert sample_errors({**good, "repetition": 0})
+
+
+def test_point_params_override_cell_params_per_sample() -> None:
+    from isobench.parsers.common import measurement
+
+    parsed = {
+        "measurements": [
+            measurement("redis", "get_rps", 1000.0, "ops/s", params={"connections": 1}),
+            measurement("redis", "get_rps", 5000.0, "ops/s", params={"connections": 10}),
+        ],
+        "observed": {"keys": 100000},
+    }
+    samples = build_samples(CELL, {"accel": "none"}, parsed, RUN, "run-1")
+    assert [s["params"]["connections"] for s in samples] == [1, 10]
+    assert all(s["params"]["threads"] == 2 and s["params"]["keys"] == 100000 for s in samples)
+    assert all(sample_errors(s) == [] for s in samples)
