@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from . import spec as spec_mod
-from .inventory import InventoryError, hosts_under_test
+from .inventory import InventoryError
+from .inventory import read as read_inventory
 from .inventory import resolve as resolve_inventory
 from .plan import make_plan
 from .store import ResultsError
@@ -19,15 +20,18 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     print(f"spec {spec.path}: valid ({spec.name}, sha256 {spec.sha256[:12]})")
     if args.inventory:
         path = resolve_inventory(args.inventory)
-        hosts = hosts_under_test(path)
-        print(f"inventory {path}: hosts under test: {', '.join(hosts)}")
+        inv = read_inventory(path)
+        print(f"inventory {path}: hosts under test: {', '.join(inv.hosts)}")
+        print(
+            "load hosts: " + ", ".join(f"{h} <- {load}" for h, load in sorted(inv.load_for.items()))
+        )
     return 0
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     spec = spec_mod.load(args.spec)
-    hosts = hosts_under_test(resolve_inventory(args.inventory))
-    for cell in make_plan(spec, hosts):
+    inv = read_inventory(resolve_inventory(args.inventory))
+    for cell in make_plan(spec, inv.hosts, inv.load_for):
         print(json.dumps(cell, sort_keys=True) if args.json else cell["id"])
     return 0
 

@@ -34,3 +34,12 @@ def ensure_ansible_on_path() -> None:
     parts = os.environ.get("PATH", "").split(os.pathsep)
     if parts[:1] != [venv_bin]:
         os.environ["PATH"] = os.pathsep.join([venv_bin, *parts])
+
+
+def secrets_dir(run_id: str) -> Path:
+    """The controller folder of one run's generated keys and passwords (mode 0700), kept
+    out of the results folder: .cache/keys/<run-id>."""
+    path = project_root() / ".cache" / "keys" / run_id
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.chmod(0o700)
+    return path

@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from .benchmarks import BENCHMARKS, ENVIRONMENTS
+from .benchmarks import BENCHMARKS, ENVIRONMENTS, LOCAL
 from .spec import Spec
 
 
@@ -22,6 +22,7 @@ class Job:
     name: str
     role: str
     benchmarks: tuple[str, ...]
+    kind: str = LOCAL
 
 
 def jobs(spec: Spec) -> list[Job]:
@@ -33,7 +34,7 @@ def jobs(spec: Spec) -> list[Job]:
         if bench.group == "hpcc" and spec.data["hpcc"]["mode"] == "shared":
             grouped.setdefault(bench.group, []).append(name)
         else:
-            out.append(Job(name, bench.role, (name,)))
+            out.append(Job(name, bench.role, (name,), bench.kind))
     for group, names in grouped.items():
         out.append(Job(group, BENCHMARKS[names[0]].role, tuple(names)))
     return out
@@ -43,8 +44,19 @@ def target_name(host: str, env: str, variant: str) -> str:
     return f"{host}--{env}" + (f"--{variant}" if variant else "")
 
 
-def make_plan(spec: Spec, hosts: list[str]) -> list[dict[str, Any]]:
-    """Every cell of the experiment, in the order each host runs them."""
+def load_target_name(load_host: str) -> str:
+    """The native userland of a load host, where the clients of client-server benchmarks run."""
+    return f"{load_host}--load"
+
+
+def make_plan(
+    spec: Spec, hosts: list[str], load_for: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """Every cell of the experiment, in the order each host runs them.
+
+    ``load_for`` maps a host under test to the host driving its load (default: itself).
+    """
+    load_for = load_for or {}
     rng = random.Random(spec.data["seed"])
     warmup = int(spec.data["warmup"])
     rounds = [(r, True) for r in range(1, warmup + 1)]
@@ -73,6 +85,7 @@ def make_plan(spec: Spec, hosts: list[str]) -> list[dict[str, Any]]:
                         "env_role": ENVIRONMENTS[env],
                         "job": job.name,
                         "role": job.role,
+                        "kind": job.kind,
                         "benchmarks": list(job.benchmarks),
                         "repetition": repetition,
                         "warmup": is_warmup,
@@ -82,9 +95,20 @@ def make_plan(spec: Spec, hosts: list[str]) -> list[dict[str, Any]]:
                         },
                         "hpcc": spec.data["hpcc"],
                         "timeout": int(spec.data["cell_timeout"]),
+                        **_client_fields(job, host, load_for.get(host, host)),
                     }
                 )
     return cells
+
+
+def _client_fields(job: Job, host: str, load_host: str) -> dict[str, Any]:
+    if job.kind == LOCAL:
+        return {}
+    return {
+        "load_host": load_host,
+        "client": load_target_name(load_host),
+        "same_host": load_host == host,
+    }
 
 
 def targets(spec: Spec) -> list[dict[str, str]]:

@@ -17,8 +17,8 @@ from typing import Any
 import ansible_runner
 
 from . import store
-from .inventory import hosts_under_test
-from .paths import ensure_ansible_on_path, project_root
+from .inventory import read as read_inventory
+from .paths import ensure_ansible_on_path, project_root, secrets_dir
 from .plan import make_plan, targets
 from .progress import EventRecorder
 from .spec import Spec
@@ -137,11 +137,12 @@ def run_experiment(
     results_root: Path,
     run_id: str | None = None,
 ) -> RunOutcome:
-    hosts = hosts_under_test(inventory)
+    inv = read_inventory(inventory)
+    hosts = inv.hosts
     run_id = run_id or new_run_id(spec)
     run_dir = results_root / run_id
     run_dir.mkdir(parents=True, exist_ok=False)
-    plan = make_plan(spec, hosts)
+    plan = make_plan(spec, hosts, inv.load_for)
     environments = targets(spec)
     (run_dir / "spec.yml").write_text(spec.text, encoding="utf-8")
     meta: dict[str, Any] = {
@@ -154,6 +155,7 @@ def run_experiment(
         "order": spec.data["order"],
         "inventory": str(inventory),
         "hosts": hosts,
+        "load_for": inv.load_for,
         "environments": environments,
         "plan": plan,
         "started": _utc_now(),
@@ -172,6 +174,8 @@ def run_experiment(
         "isobench_plan": plan,
         "isobench_environments": environments,
         "isobench_results_dir": str(run_dir),
+        "isobench_load_hosts": inv.load_hosts,
+        "isobench_secrets_dir": str(secrets_dir(run_id)),
     }
     status = "failed"
     with _Interrupt() as interrupt:

@@ -145,6 +145,52 @@ def derive_compress(spec_params: dict[str, Any], target: dict[str, Any]) -> dict
     }
 
 
+# Parameters of the I/O, network and application benchmarks that the spec may leave out:
+# the study's values, or the closest a short run allows (see README "Profiles").
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "fio": {
+        "size_mb": 1024,
+        "runtime_s": 60,
+        "ramp_s": 0,
+        "jobs": [
+            "seqread",
+            "seqwrite",
+            "randread",
+            "randwrite",
+            "randread-qd128",
+            "randwrite-qd128",
+            "mixed",
+        ],
+        "direct": True,
+        "ioengine": "libaio",
+    },
+    "nuttcp": {"duration_s": 10, "directions": ["tx", "rx"]},
+    "netlat": {
+        "duration_s": 60,
+        "request_bytes": 100,
+        "response_bytes": 200,
+        "protocols": ["tcp", "udp"],
+        "tool": "auto",
+    },
+    "redis": {
+        "connections": [1, 2, 3, 4, 5, 10, 15, 20, 30, 40, 50],
+        "requests": 500000,
+        "keys": 100000,
+        "value_bytes": 50,
+        "tests": ["get", "set"],
+        "pipeline": 1,
+    },
+    "mysql": {
+        "table_rows": 2_000_000,
+        "tables": 1,
+        "threads": list(range(10, 291, 20)),
+        "duration_s": 60,
+        "mode": "read-only",
+        "buffer_pool_mb": 3072,
+    },
+}
+
+
 def cell_params(cell: dict[str, Any], target: dict[str, Any]) -> dict[str, Any]:
     """The spec's parameters for the cell, with the ``emulated`` sizes on a TCG target."""
     if target.get("accel") != "tcg":
@@ -162,6 +208,9 @@ def derive(cell: dict[str, Any], target: dict[str, Any]) -> dict[str, Any]:
         derived = derive_hpcc(cell["benchmarks"], params, cell.get("hpcc", {}), target, emulated)
     elif role == "bench_compress":
         derived = derive_compress(params.get("compress", {}), target)
+    elif len(cell["benchmarks"]) == 1 and cell["benchmarks"][0] in DEFAULTS:
+        name = cell["benchmarks"][0]
+        derived = {**DEFAULTS[name], **(params.get(name) or {})}
     else:
         raise SizingError(f"no sizing rule for role {role!r}")
     if emulated:

@@ -5,6 +5,9 @@ from collections import Counter
 from isobench import spec
 from isobench.plan import jobs, make_plan, target_name
 
+CPU = ("compress", "linpack", "stream", "randomaccess")
+IO_NET_APP = ("fio", "nuttcp", "netlat", "redis", "mysql")
+
 
 def _spec(**over: object) -> spec.Spec:
     base = spec.load("quick")
@@ -14,17 +17,24 @@ def _spec(**over: object) -> spec.Spec:
 
 def test_shared_hpcc_is_one_job() -> None:
     names = {j.name: j for j in jobs(_spec())}
-    assert set(names) == {"compress", "hpcc"}
+    assert set(names) == {"compress", "hpcc", *IO_NET_APP}
     assert names["hpcc"].benchmarks == ("linpack", "stream", "randomaccess")
 
 
 def test_separate_hpcc_jobs() -> None:
     s = _spec(hpcc={"mode": "separate", "nb": 192, "processes": "auto"})
-    assert {j.name for j in jobs(s)} == {"compress", "linpack", "stream", "randomaccess"}
+    assert {j.name for j in jobs(s)} == {
+        "compress",
+        "linpack",
+        "stream",
+        "randomaccess",
+        *IO_NET_APP,
+    }
 
 
 def test_every_cell_once_per_repetition() -> None:
     s = _spec(environments=["native", "docker-host"], repetitions=3, warmup=1)
+    s.data["benchmarks"] = {k: s.data["benchmarks"][k] for k in CPU}
     plan = make_plan(s, ["b", "a"])
     ids = [c["id"] for c in plan]
     assert len(ids) == len(set(ids)) == 2 * 2 * 2 * 4  # hosts x envs x jobs x (3 + 1 warm-up)
@@ -57,3 +67,20 @@ def test_sequential_order() -> None:
 def test_target_names() -> None:
     assert target_name("lab1", "docker-nat", "") == "lab1--docker-nat"
     assert target_name("lab1", "kvm-tuned", "raw") == "lab1--kvm-tuned--raw"
+
+
+def test_client_server_cells_name_their_load_host() -> None:
+    s = _spec(environments=["native", "kvm-tuned"], repetitions=1)
+    plan = make_plan(s, ["sut1", "sut2"], {"sut1": "load1", "sut2": "sut2"})
+    by_id = {c["id"]: c for c in plan}
+    redis = by_id["sut1--kvm-tuned--redis--r1"]
+    assert redis["kind"] == "client-server"
+    assert (redis["load_host"], redis["client"], redis["same_host"]) == (
+        "load1",
+        "load1--load",
+        False,
+    )
+    assert by_id["sut2--native--nuttcp--r1"]["same_host"] is True
+    assert by_id["sut2--native--nuttcp--r1"]["client"] == "sut2--load"
+    local = by_id["sut1--native--fio--r1"]
+    assert local["kind"] == "local" and "client" not in local

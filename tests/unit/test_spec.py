@@ -22,7 +22,17 @@ def _base() -> dict:
 def test_profiles_are_valid(profile: str) -> None:
     loaded = spec.load(profile)
     assert loaded.name == profile
-    assert set(loaded.data["benchmarks"]) == {"compress", "linpack", "stream", "randomaccess"}
+    assert set(loaded.data["benchmarks"]) == {
+        "compress",
+        "linpack",
+        "stream",
+        "randomaccess",
+        "fio",
+        "nuttcp",
+        "netlat",
+        "redis",
+        "mysql",
+    }
     assert len(loaded.sha256) == 64
 
 
