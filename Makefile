@@ -7,6 +7,7 @@ HOSTS    ?= local
 PROFILE  ?= quick
 RESULTS  ?= results
 RUN_ID   ?=
+RESUME   ?=
 RUN      ?=
 BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.isobench-installed
@@ -15,6 +16,7 @@ STAMP    := $(VENV)/.isobench-installed
 
 help:
 	@echo "make experiment [HOSTS=local|lab|PATH] [PROFILE=quick|paper|PATH] [RUN_ID=name]"
+	@echo "make experiment RESUME=<run-id>      run only the cells of that run without a valid result"
 	@echo "make report RUN=results/<run-id>     rebuild a run's report"
 	@echo "make test                             lint + every test (unit and end-to-end)"
 	@echo "make test-fast                        lint + unit tests only"
@@ -29,8 +31,13 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 experiment: $(STAMP)
+ifneq ($(RESUME),)
+	$(BIN)/isobench run --resume $(RESUME) --results $(RESULTS) \
+	  $(if $(filter command line,$(origin HOSTS)),--inventory $(HOSTS))
+else
 	$(BIN)/isobench run --profile $(PROFILE) --inventory $(HOSTS) --results $(RESULTS) \
 	  $(if $(RUN_ID),--run-id $(RUN_ID))
+endif
 
 report: $(STAMP)
 	@test -n "$(RUN)" || { echo "usage: make report RUN=results/<run-id>"; exit 2; }

@@ -40,9 +40,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .report import build_report
     from .runner import run_experiment
 
-    spec = spec_mod.load(args.spec)
-    inventory = resolve_inventory(args.inventory)
-    outcome = run_experiment(spec, inventory, Path(args.results), run_id=args.run_id)
+    if args.resume:
+        run_dir = _resume_dir(args.resume, Path(args.results))
+        inventory = resolve_inventory(args.inventory) if args.inventory else None
+        outcome = run_experiment(None, inventory, Path(args.results), resume=run_dir)
+    else:
+        spec = spec_mod.load(args.spec)
+        inventory = resolve_inventory(args.inventory or "local")
+        outcome = run_experiment(spec, inventory, Path(args.results), run_id=args.run_id)
     paths = build_report(outcome.run_dir)
     print()
     print(f"results: {outcome.run_dir}")
@@ -51,6 +56,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if outcome.cells_failed:
         print("failed cells are listed with their reasons in the report", file=sys.stderr)
     return outcome.exit_code
+
+
+def _resume_dir(value: str, results: Path) -> Path:
+    """A run to resume: a run id under the results folder, or a run folder's path."""
+    for candidate in (results / value, Path(value)):
+        if (candidate / "run.json").is_file():
+            return candidate
+    raise ResultsError(
+        f"cannot resume {value!r}: no run folder {results / value} (or {value}) with a run.json"
+    )
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -89,11 +104,18 @@ def parser() -> argparse.ArgumentParser:
         "--inventory",
         "--hosts",
         dest="inventory",
-        default="local",
-        help="inventory name under inventories/ or a path",
+        default=None,
+        help="inventory name under inventories/ or a path (default: local; when resuming, "
+        "the run's own)",
     )
     run.add_argument("--results", default="results", help="folder of run folders")
     run.add_argument("--run-id", default=None, help="name of the run folder (default: new)")
+    run.add_argument(
+        "--resume",
+        default=None,
+        metavar="RUN_ID",
+        help="run only the cells of this run (id or folder) that have no valid result yet",
+    )
     run.set_defaults(func=_cmd_run)
 
     rep = sub.add_parser("report", help="(re)build the report of a run folder")

@@ -21,6 +21,7 @@ from .inventory import read as read_inventory
 from .paths import ensure_ansible_on_path, project_root, secrets_dir
 from .plan import make_plan, targets
 from .progress import EventRecorder
+from .samples import sample_errors
 from .spec import Spec
 
 
@@ -131,21 +132,10 @@ def run_playbook(
     )
 
 
-def run_experiment(
-    spec: Spec,
-    inventory: Path,
-    results_root: Path,
-    run_id: str | None = None,
-) -> RunOutcome:
-    inv = read_inventory(inventory)
-    hosts = inv.hosts
-    run_id = run_id or new_run_id(spec)
-    run_dir = results_root / run_id
-    run_dir.mkdir(parents=True, exist_ok=False)
-    plan = make_plan(spec, hosts, inv.load_for)
-    environments = targets(spec)
-    (run_dir / "spec.yml").write_text(spec.text, encoding="utf-8")
-    meta: dict[str, Any] = {
+def _meta_for_new_run(
+    spec: Spec, inventory: Path, run_id: str, hosts: list[str], load_for: dict[str, str]
+) -> dict[str, Any]:
+    return {
         "run_id": run_id,
         "spec_name": spec.name,
         "spec_path": str(spec.path) if spec.path else None,
@@ -155,19 +145,120 @@ def run_experiment(
         "order": spec.data["order"],
         "inventory": str(inventory),
         "hosts": hosts,
-        "load_for": inv.load_for,
-        "environments": environments,
-        "plan": plan,
+        "load_for": load_for,
+        "environments": targets(spec),
+        "plan": make_plan(spec, hosts, load_for),
         "started": _utc_now(),
         "status": "running",
         "controller_python": sys.version.split()[0],
+        "attempts": [],
     }
+
+
+def valid_cell_ids(run_dir: Path) -> set[str]:
+    """Cells of a run folder with a valid result: status ok and every sample valid."""
+    valid: set[str] = set()
+    for path in sorted((run_dir / store.CELLS_DIR).glob("*.json")):
+        try:
+            record = store.read_json(path)
+        except store.ResultsError:
+            continue  # unreadable (e.g. written as the disk filled): run it again
+        samples = record.get("samples") or []
+        if (
+            record.get("status") == "ok"
+            and samples
+            and not any(sample_errors(s) for s in samples)
+            and isinstance(record.get("cell"), dict)
+        ):
+            valid.add(str(record["cell"].get("id")))
+    return valid
+
+
+def _set_aside(run_dir: Path, cell_ids: list[str], attempt: int) -> None:
+    """Earlier failed records of cells about to run again go to attempts/<n>/ (kept)."""
+    for cell_id in cell_ids:
+        path = run_dir / store.CELLS_DIR / f"{store.safe_name(cell_id)}.json"
+        if path.exists():
+            dest = run_dir / "attempts" / str(attempt) / path.name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, dest)
+
+
+def resume_meta(run_dir: Path) -> tuple[dict[str, Any], Spec, Path]:
+    """The run folder's metadata, its spec (checked against the recorded hash) and inventory."""
+    from .spec import load as load_spec
+
+    meta = store.load_run(run_dir)
+    spec = load_spec(str(run_dir / "spec.yml"))
+    if spec.sha256 != meta.get("spec_sha256"):
+        raise store.ResultsError(
+            f"{run_dir}/spec.yml does not match the hash recorded in run.json; "
+            "a resumed run must use the spec it started with"
+        )
+    return meta, spec, Path(str(meta["inventory"]))
+
+
+def run_experiment(
+    spec: Spec | None,
+    inventory: Path | None,
+    results_root: Path,
+    run_id: str | None = None,
+    resume: Path | None = None,
+) -> RunOutcome:
+    """Run a new experiment, or (``resume`` = a run folder) only the cells of that run that
+    have no valid result yet, into the same folder."""
+    if resume is not None:
+        run_dir = resume
+        meta, spec, recorded_inventory = resume_meta(run_dir)
+        inv = read_inventory(inventory or recorded_inventory)
+        if sorted(inv.hosts) != sorted(meta["hosts"]):
+            raise store.ResultsError(
+                f"inventory {inv.path} has hosts {inv.hosts}, the run had {meta['hosts']}"
+            )
+        run_id = str(meta["run_id"])
+        done = valid_cell_ids(run_dir)
+        plan = [c for c in meta["plan"] if c["id"] not in done]
+        _set_aside(run_dir, [c["id"] for c in plan], len(meta.get("attempts", [])) + 1)
+    else:
+        if spec is None or inventory is None:
+            raise ValueError("a new run needs a spec and an inventory")
+        inv = read_inventory(inventory)
+        run_id = run_id or new_run_id(spec)
+        run_dir = results_root / run_id
+        run_dir.mkdir(parents=True, exist_ok=False)
+        (run_dir / "spec.yml").write_text(spec.text, encoding="utf-8")
+        meta = _meta_for_new_run(spec, inventory, run_id, inv.hosts, inv.load_for)
+        plan = meta["plan"]
+    hosts = inv.hosts
+    environments = meta["environments"]
+    attempt: dict[str, Any] = {
+        "started": _utc_now(),
+        "git_revision": git_revision(project_root()),
+        "cells_planned": len(plan),
+    }
+    meta.setdefault("attempts", []).append(attempt)
+    meta["status"] = "running"
     store.write_json_atomic(run_dir / store.RUN_FILE, meta)
     recorder = EventRecorder(run_dir, plan)
-    recorder.say(
-        f"run {run_id}: {len(hosts)} host(s), {len(environments)} environment(s), "
-        f"{len(plan)} cells; results in {run_dir}"
-    )
+    if resume is not None:
+        recorder.say(
+            f"resuming run {run_id}: {len(meta['plan']) - len(plan)} cells already valid, "
+            f"{len(plan)} to run; results in {run_dir}"
+        )
+    else:
+        recorder.say(
+            f"run {run_id}: {len(hosts)} host(s), {len(environments)} environment(s), "
+            f"{len(plan)} cells; results in {run_dir}"
+        )
+    if not plan:
+        recorder.say("nothing to run: every cell has a valid result")
+        attempt.update({"ended": _utc_now(), "status": "successful"})
+        meta["status"] = "successful"
+        store.write_json_atomic(run_dir / store.RUN_FILE, meta)
+        recorder.close()
+        cells = store.load_cells(run_dir)
+        ok = sum(1 for c in cells if c.get("status") == "ok")
+        return RunOutcome(run_dir, ok, len(cells) - ok, "successful", False)
     extravars = {
         "isobench_run_id": run_id,
         "isobench_spec": spec.data,
@@ -220,13 +311,23 @@ def run_experiment(
         )
     cells = store.load_cells(run_dir)
     ok = sum(1 for c in cells if c.get("status") == "ok")
+    final = "interrupted" if interrupt.requested else status
+    attempt.update(
+        {
+            "ended": _utc_now(),
+            "status": final,
+            "wall_seconds": round(time.monotonic() - recorder.started, 1),
+        }
+    )
     meta.update(
         {
             "ended": _utc_now(),
-            "status": "interrupted" if interrupt.requested else status,
+            "status": final,
             "cells_ok": ok,
             "cells_failed": len(cells) - ok,
-            "wall_seconds": round(time.monotonic() - recorder.started, 1),
+            "wall_seconds": round(
+                sum(float(a.get("wall_seconds", 0)) for a in meta["attempts"]), 1
+            ),
         }
     )
     store.write_json_atomic(run_dir / store.RUN_FILE, meta)
