@@ -5,6 +5,7 @@ the cell counts, the warnings (TCG, empty cells, noisy groups), the legends and 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -272,4 +273,56 @@ def method_notes(
         "n ≥ 2 on both sides.",
         f"Noise: groups with a CV above {fmt_cv(settings.noisy_cv)} are flagged noisy.",
     ]
+    return notes
+
+
+# --- setup --------------------------------------------------------------------------------
+
+
+def _params(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str) and value.startswith("{"):
+        try:
+            loaded = json.loads(value)
+        except ValueError:
+            return {}
+        return loaded if isinstance(loaded, dict) else {}
+    return {}
+
+
+def setup_notes(frame: pd.DataFrame) -> list[str]:
+    """Which tool measured each benchmark, and where the load of client-server benchmarks
+    came from (another host, or the same one: then traffic never left that host)."""
+    if frame.empty:
+        return []
+    notes = []
+    pairs = frame[["benchmark", "tool"]].drop_duplicates().astype(str)
+    tools = pairs.groupby("benchmark", sort=True)["tool"].agg(lambda t: " and ".join(sorted(t)))
+    notes.append("Tools: " + "; ".join(f"{b}: {t}" for b, t in tools.items()) + ".")
+    firsts = frame.drop_duplicates(subset=["benchmark", "host", "env", "variant"])
+    shared: dict[str, set[str]] = {}
+    remote: dict[str, set[str]] = {}
+    for row in firsts[["benchmark", "host", "params"]].itertuples(index=False):
+        params = _params(row.params)
+        if "same_host" not in params:
+            continue
+        if params["same_host"] in (True, "True", "true"):
+            shared.setdefault(str(row.host), set()).add(str(row.benchmark))
+        else:
+            load = str(params.get("load_host", "?"))
+            remote.setdefault(f"{row.host} (load from {load})", set()).add(str(row.benchmark))
+    for host, names in sorted(shared.items()):
+        notes.append(
+            f"Client and server shared host {host} for {', '.join(sorted(names))}: one host "
+            "only, so the load took each environment's own path on that host (loopback "
+            "natively and with Docker's host network, the published port through Docker's "
+            "NAT, the guest's virtual NIC on the libvirt bridge), never a physical network. "
+            "Compare environments with each other, not with the study's two-host numbers."
+        )
+    for host, names in sorted(remote.items()):
+        notes.append(
+            f"Load for {', '.join(sorted(names))} on {host} came from the load host over "
+            "the network; its client ran natively in the same userland."
+        )
     return notes

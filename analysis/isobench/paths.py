@@ -43,3 +43,8 @@ def secrets_dir(run_id: str) -> Path:
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     path.chmod(0o700)
     return path
+
+
+def teardown_dir(run_id: str) -> Path:
+    """Runner files of a teardown that cannot go into the run's results folder (full disk)."""
+    return project_root() / ".cache" / "teardown" / run_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 import time
@@ -31,6 +32,9 @@ def clean_reason(reason: str) -> str:
     return _WRAPPERS.sub("", reason).strip()
 
 
+SHOWN = 6  # measurements shown on a cell's progress line (all are on disk)
+
+
 def _short(value: float) -> str:
     return f"{value:.4g}"
 
@@ -48,20 +52,39 @@ class EventRecorder:
         self.out = out
         self.started = time.monotonic()
         self.log = (run_dir / "events.log").open("a", encoding="utf-8")
+        # set when the results folder cannot be written (e.g. the disk is full): the run
+        # is then cancelled, since nothing more it measures could be kept
+        self.fatal: OSError | None = None
 
     def close(self) -> None:
-        self.log.close()
+        with contextlib.suppress(OSError):
+            self.log.close()
 
     # -- output -------------------------------------------------------------------------
     def say(self, text: str) -> None:
         elapsed = time.monotonic() - self.started
         line = f"[{elapsed:7.1f}s] {text}"
         print(line, file=self.out, flush=True)
-        self.log.write(line + "\n")
-        self.log.flush()
+        try:
+            self.log.write(line + "\n")
+            self.log.flush()
+        except OSError:
+            pass  # the console still shows it; a full disk is reported by record_cell
 
     # -- events -------------------------------------------------------------------------
     def __call__(self, event: dict[str, Any]) -> bool:
+        try:
+            self._event(event)
+        except OSError as exc:
+            if self.fatal is None:
+                self.fatal = exc
+                self.say(
+                    f"cannot write to the results folder {self.run_dir}: {exc}; stopping "
+                    "the run (what is on disk stays valid), then tearing down"
+                )
+        return True  # keep the event in the runner's artifacts too
+
+    def _event(self, event: dict[str, Any]) -> None:
         kind = event.get("event", "")
         data = event.get("event_data", {}) or {}
         host = str(data.get("host", ""))
@@ -82,7 +105,6 @@ class EventRecorder:
             msg = str(res.get("msg", "unreachable")).strip()
             self.unreachable[host] = msg
             self.say(f"{host}: UNREACHABLE: {msg[-300:]}")
-        return True  # keep the event in the runner's artifacts too
 
     def _facts(self, host: str, facts: dict[str, Any]) -> None:
         if "isobench_cell_start" in facts:
@@ -136,12 +158,13 @@ class EventRecorder:
         store.write_cell(self.run_dir, result)
         self.done[cell_id] = str(result.get("status"))
         if result.get("status") == "ok":
-            shown = ", ".join(
+            items = [
                 f"{s['benchmark']}.{s['metric']}={_short(s['value'])} {s['unit']}"
                 for s in result["samples"]
                 if s["metric"] not in ("seconds",) and not s["metric"].endswith("_single")
-            )
-            self.say(f"    ok: {shown}")
+            ]
+            more = f" (+{len(items) - SHOWN} more)" if len(items) > SHOWN else ""
+            self.say(f"    ok: {', '.join(items[:SHOWN])}{more}")
         else:
             self.say(f"    FAILED {cell_id}: {result.get('reason')}")
 

@@ -18,7 +18,7 @@ import ansible_runner
 
 from . import store
 from .inventory import read as read_inventory
-from .paths import ensure_ansible_on_path, project_root, secrets_dir
+from .paths import ensure_ansible_on_path, project_root, secrets_dir, teardown_dir
 from .plan import make_plan, targets
 from .progress import EventRecorder
 from .samples import sample_errors
@@ -113,12 +113,14 @@ def run_playbook(
     handler: Any,
     cancel: Any = None,
     ident: str = "main",
+    private_dir: Path | None = None,
 ) -> Any:
     root = project_root()
     ensure_ansible_on_path()
-    (run_dir / "runner").mkdir(parents=True, exist_ok=True)
+    private = private_dir or run_dir / "runner"
+    private.mkdir(parents=True, exist_ok=True)
     return ansible_runner.run(
-        private_data_dir=str(run_dir / "runner"),
+        private_data_dir=str(private),
         project_dir=str(root / "playbooks"),
         playbook=playbook,
         inventory=str(inventory),
@@ -210,7 +212,8 @@ def run_experiment(
     if resume is not None:
         run_dir = resume
         meta, spec, recorded_inventory = resume_meta(run_dir)
-        inv = read_inventory(inventory or recorded_inventory)
+        inventory = inventory or recorded_inventory
+        inv = read_inventory(inventory)
         if sorted(inv.hosts) != sorted(meta["hosts"]):
             raise store.ResultsError(
                 f"inventory {inv.path} has hosts {inv.hosts}, the run had {meta['hosts']}"
@@ -265,7 +268,8 @@ def run_experiment(
         "isobench_plan": plan,
         "isobench_environments": environments,
         "isobench_results_dir": str(run_dir),
-        "isobench_load_hosts": inv.load_hosts,
+        # only hosts that drive some cell of this plan set up a client side
+        "isobench_load_hosts": sorted({c["load_host"] for c in plan if c.get("load_host")}),
         "isobench_secrets_dir": str(secrets_dir(run_id)),
     }
     status = "failed"
@@ -277,7 +281,7 @@ def run_experiment(
                 inventory,
                 extravars,
                 recorder,
-                cancel=lambda: interrupt.requested,
+                cancel=lambda: interrupt.requested or recorder.fatal is not None,
                 ident="experiment",
             )
             status = str(result.status)
@@ -285,30 +289,43 @@ def run_experiment(
             interrupt.requested = True
             status = "canceled"
         except OSError as exc:  # e.g. the results disk is full: keep what is on disk
-            status = f"error: {exc}"
-            recorder.say(f"the controller could not go on: {exc}; cells on disk are kept")
-        if interrupt.requested:
-            recorder.say("interrupted: running the teardown of every environment")
+            recorder.fatal = recorder.fatal or exc
+        if recorder.fatal is not None:
+            status = f"error: cannot write results: {recorder.fatal}"
+        if interrupt.requested or recorder.fatal is not None:
+            why = "interrupted" if interrupt.requested else "stopped"
+            recorder.say(f"{why}: running the teardown of every environment")
+            # the teardown's own runner files go outside a results folder that may be full
+            private = None if recorder.fatal is None else teardown_dir(run_id)
             try:
                 run_playbook(
-                    run_dir, "teardown.yml", inventory, extravars, recorder, ident="teardown"
+                    run_dir,
+                    "teardown.yml",
+                    inventory,
+                    extravars,
+                    recorder,
+                    ident="teardown",
+                    private_dir=private,
                 )
             except KeyboardInterrupt:
                 recorder.say(
                     "teardown abandoned by a second Ctrl-C: this run's targets may remain "
                     f"(containers labelled isobench.run={run_id}, guests isobench--{run_id}--*)"
                 )
-    for cell in recorder.missing_cells():
-        recorder.record_cell(
-            {
-                "cell": cell,
-                "status": "failed",
-                "reason": recorder.reason_not_run(cell, interrupt.requested),
-                "samples": [],
-                "started": None,
-                "ended": None,
-            }
-        )
+    try:
+        for cell in recorder.missing_cells():
+            recorder.record_cell(
+                {
+                    "cell": cell,
+                    "status": "failed",
+                    "reason": recorder.reason_not_run(cell, interrupt.requested),
+                    "samples": [],
+                    "started": None,
+                    "ended": None,
+                }
+            )
+    except OSError as exc:
+        recorder.say(f"cells not run could not be recorded as such: {exc}")
     cells = store.load_cells(run_dir)
     ok = sum(1 for c in cells if c.get("status") == "ok")
     final = "interrupted" if interrupt.requested else status
@@ -324,12 +341,16 @@ def run_experiment(
             "ended": _utc_now(),
             "status": final,
             "cells_ok": ok,
-            "cells_failed": len(cells) - ok,
+            "cells_failed": len(meta["plan"]) - ok,
             "wall_seconds": round(
                 sum(float(a.get("wall_seconds", 0)) for a in meta["attempts"]), 1
             ),
         }
     )
-    store.write_json_atomic(run_dir / store.RUN_FILE, meta)
+    try:
+        store.write_json_atomic(run_dir / store.RUN_FILE, meta)
+    except OSError as exc:
+        recorder.say(f"run.json not updated ({exc}); the cell files on disk are the results")
     recorder.close()
-    return RunOutcome(run_dir, ok, len(cells) - ok, status, interrupt.requested)
+    failed = max(len(meta["plan"]) - ok, len(cells) - ok)
+    return RunOutcome(run_dir, ok, failed, status, interrupt.requested)

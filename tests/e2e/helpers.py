@@ -49,5 +49,66 @@ def userland_mounts() -> list[str]:
     return [
         line.split()[1]
         for line in Path("/proc/mounts").read_text().splitlines()
-        if "/var/lib/isobench/" in line.split()[1]
+        if line.split()[1].startswith("/var/lib/isobench/")
     ]
+
+
+def debootstrap_rootfs(packages: list[str], suite: str = "bookworm") -> Path:
+    """A Debian minbase root file system with ``packages``, debootstrapped once and cached.
+
+    Cached in $ISOBENCH_TEST_CACHE (default /var/tmp/isobench-test) under
+    ``rootfs-<suite>-minbase-<packages, sorted, joined by ->``; built from the archive of
+    the host's own apt configuration (roles/env_kvm/files/apt-mirror.py). Needs root.
+    """
+    import os
+    import shutil
+    import uuid
+
+    cache = Path(os.environ.get("ISOBENCH_TEST_CACHE", "/var/tmp/isobench-test"))
+    wanted = sorted(set(packages))
+    root = cache / f"rootfs-{suite}-minbase-{'-'.join(wanted)}"
+    if (root / "var" / "lib" / "dpkg" / "status").exists():
+        return root
+    apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    if shutil.which("debootstrap") is None:
+        for argv in (
+            ["apt-get", "-o", "DPkg::Lock::Timeout=600", "update", "-q"],
+            [
+                "apt-get",
+                "-o",
+                "DPkg::Lock::Timeout=600",
+                "install",
+                "-y",
+                "-q",
+                "--no-install-recommends",
+                "debootstrap",
+            ],
+        ):
+            subprocess.run(argv, check=True, capture_output=True, text=True, env=apt_env)
+    mirror = subprocess.run(
+        ["/usr/bin/python3", str(ROOT / "roles" / "env_kvm" / "files" / "apt-mirror.py"), suite],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    tmp = cache / f".{root.name}.{uuid.uuid4().hex[:8]}"
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        subprocess.run(
+            [
+                "debootstrap",
+                "--variant=minbase",
+                f"--include={','.join(wanted)}",
+                suite,
+                str(tmp),
+                mirror,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        tmp.rename(root)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return root

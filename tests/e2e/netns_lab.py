@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,17 +61,13 @@ def ensure_sshd() -> str:
 def _cleanup(names: list[str], pidfiles: list[Path]) -> None:
     for pidfile in pidfiles:
         if pidfile.exists():
-            try:
+            with suppress(ProcessLookupError, ValueError):
                 os.kill(int(pidfile.read_text().strip()), 15)
-            except (ProcessLookupError, ValueError):
-                pass
     for ns in names:
         pids = _sh("ip", "netns", "pids", ns, check=False).stdout.split()
         for pid in pids:
-            try:
+            with suppress(ProcessLookupError, ValueError):
                 os.kill(int(pid), 9)
-            except (ProcessLookupError, ValueError):
-                pass
         _sh("ip", "netns", "delete", ns, check=False)
     _sh("ip", "link", "delete", BRIDGE, check=False)
 

@@ -55,9 +55,7 @@ def _local_userland(tmp: Path) -> Path:
     spec.write_text(yaml.safe_dump(SEED_SPEC))
     proc = run_cli("run", "--spec", str(spec), "--results", str(results), timeout=20 * 60)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    prov = json.loads(
-        (only_run_dir(results) / "provenance" / "localhost--native.json").read_text()
-    )
+    prov = json.loads((only_run_dir(results) / "provenance" / "localhost--native.json").read_text())
     userland = Path("/var/lib/isobench/userland") / prov["userland"]
     assert (userland / "complete").exists(), userland
     return userland

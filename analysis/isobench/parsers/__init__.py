@@ -13,11 +13,21 @@ from typing import Any
 
 from .common import ParseError
 from .compress import parse_compress
+from .fio import parse_fio
 from .hpcc import parse_hpcc
+from .netlat import parse_netlat
+from .nuttcp import parse_nuttcp
+from .redis import parse_redis
+from .sysbench import parse_sysbench
 
 PARSERS: dict[str, Callable[..., dict[str, Any]]] = {
     "hpcc": parse_hpcc,
+    "redis": parse_redis,
+    "sysbench": parse_sysbench,
     "compress": parse_compress,
+    "nuttcp": parse_nuttcp,
+    "netlat": parse_netlat,
+    "fio": parse_fio,
 }
 
 
