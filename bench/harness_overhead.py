@@ -70,9 +70,11 @@ def analyse(run_dir: Path) -> dict:
             continue
         task = str(data.get("task", ""))
         res = data.get("res") or {}
-        if task.startswith(MEASURE_PREFIX) and res.get("delta"):
-            measured += _delta_seconds(str(res["delta"]))
-            measured_tasks += 1
+        deltas = [r.get("delta") for r in res.get("results", []) if isinstance(r, dict)]
+        deltas = [d for d in [res.get("delta"), *deltas] if d]  # a loop: one per item
+        if task.startswith(MEASURE_PREFIX) and deltas:
+            measured += sum(_delta_seconds(str(d)) for d in deltas)
+            measured_tasks += len(deltas)
             t0, t1 = _time(str(data["start"])), _time(str(data["end"]))
             first_cell = t0 if first_cell is None or t0 < first_cell else first_cell
             last_cell = t1 if last_cell is None or t1 > last_cell else last_cell

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
@@ -47,6 +48,27 @@ def isobench_target_entry(environment: dict[str, Any], host: str) -> dict[str, s
     }
 
 
+def isobench_target_death(state: dict[str, Any]) -> str:
+    """Why a target is gone, from the result of its ``state`` command run on the host
+    (``docker container inspect --format json`` or ``virsh domstate --reason``); '' when it
+    is alive or nothing was asked."""
+    if not state or "rc" not in state:
+        return ""
+    if state["rc"] != 0:
+        return f"target gone: {str(state.get('stderr', '')).strip()[-200:]}"
+    out = str(state.get("stdout", "")).strip()
+    if out.startswith("["):
+        try:
+            info = json.loads(out)[0]["State"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            return ""
+        if info.get("Status") == "running":
+            return ""
+        oom = ", OOM-killed" if info.get("OOMKilled") else ""
+        return f"container {info.get('Status')} (exit code {info.get('ExitCode')}{oom})"
+    return "" if out.startswith("running") else f"guest {out}"
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
@@ -54,4 +76,5 @@ class FilterModule:
             "isobench_derive": isobench_derive,
             "isobench_samples": isobench_samples,
             "isobench_target_entry": isobench_target_entry,
+            "isobench_target_death": isobench_target_death,
         }

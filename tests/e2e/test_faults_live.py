@@ -143,29 +143,51 @@ def test_ctrl_c_keeps_measured_cells_tears_down_and_resumes(tmp_path: Path) -> N
     assert list((run_dir / "attempts").rglob("*.json"))  # the interrupted records are kept
 
 
+def _fill(folder: Path) -> Callable[[subprocess.Popen[str]], None]:
+    def action(_: subprocess.Popen[str]) -> None:
+        with (folder / "filler").open("wb") as fh:
+            try:
+                while True:
+                    fh.write(b"\0" * (1 << 20))
+                    fh.flush()
+            except OSError:
+                pass  # the disk is full now
+
+    return action
+
+
 @pytest.mark.skipif(shutil.which("mount") is None, reason="needs mount")
 def test_results_disk_full(tmp_path: Path) -> None:
     results = tmp_path / "small"
     results.mkdir()
     spec = _spec(tmp_path, "full", repetitions=6, benchmarks={"compress": {"input_mb": 1}})
-    # a results disk with room for the first cells and not for the whole run
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(results)], check=True)
+    # a results disk of its own, filled up by another program once the first cell is in
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(results)], check=True)
     try:
-        proc = subprocess.run(
-            [
-                str(ISOBENCH), "run", "--spec",
-                str(spec),
-                "--results", str(results),
-            ],
-            cwd=ROOT, capture_output=True, text=True, timeout=20 * 60,
-        )  # fmt: skip
-        out = proc.stdout + proc.stderr
-        assert proc.returncode not in (0, 130), out[-3000:]
+        code, out = _run_until(
+            ["run", "--spec", str(spec), "--results", str(results)],
+            "ok: compress.throughput",
+            _fill(results),
+        )
+        assert code not in (0, 130), out[-3000:]
         assert "No space left on device" in out, out[-3000:]
+        assert "Traceback" not in out, out[-3000:]
         run_dir = only_run_dir(results)
         ok = _valid_ok_cells(run_dir)  # every cell file on disk is whole and valid
-        assert ok, out[-3000:]
+        assert "localhost--native--compress--r1" in ok, out[-3000:]
+        assert len(ok) < 6
         assert userland_mounts() == [], "teardown did not run"
+        # with space again, the report and the rest of the run come back
+        (results / "filler").unlink()
+        proc = subprocess.run(
+            [str(ISOBENCH), "run", "--resume", run_dir.name, "--results", str(results)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=20 * 60,
+        )
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+        assert len(_valid_ok_cells(run_dir)) == 6
     finally:
         subprocess.run(["umount", "-l", str(results)], check=False)
 
