@@ -12,12 +12,14 @@ RUN      ?=
 BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.isobench-installed
 
-.PHONY: experiment report validate plan test test-fast lint clean help
+.PHONY: experiment report validate plan clean-hosts test test-fast lint clean help
 
 help:
 	@echo "make experiment [HOSTS=local|lab|PATH] [PROFILE=quick|paper|PATH] [RUN_ID=name]"
 	@echo "make experiment RESUME=<run-id>      run only the cells of that run without a valid result"
-	@echo "make report RUN=results/<run-id>     rebuild a run's report"
+	@echo "make report RUN=results/<run-id> [POOL=1]  rebuild a run's report (POOL: pool identical hosts)"
+	@echo "make clean-hosts [HOSTS=local|lab|PATH] remove everything isobench left on the hosts"
+	@echo "                                      (every run; dockerd and libvirtd keep running)"
 	@echo "make test                             lint + every test (unit and end-to-end)"
 	@echo "make test-fast                        lint + unit tests only"
 
@@ -41,13 +43,18 @@ endif
 
 report: $(STAMP)
 	@test -n "$(RUN)" || { echo "usage: make report RUN=results/<run-id>"; exit 2; }
-	$(BIN)/isobench report $(RUN)
+	$(BIN)/isobench report $(RUN) $(if $(POOL),--pool-hosts)
 
 validate: $(STAMP)
 	$(BIN)/isobench validate $(PROFILE) --inventory $(HOSTS)
 
 plan: $(STAMP)
 	$(BIN)/isobench plan --profile $(PROFILE) --inventory $(HOSTS)
+
+# Containers, images, guests, networks, mounts, processes, work folders and userlands of
+# every run; see playbooks/clean-hosts.yml. Keeps the daemons and installed packages.
+clean-hosts: $(STAMP)
+	$(BIN)/isobench clean-hosts --inventory $(HOSTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check analysis tests plugins bench

@@ -47,9 +47,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         inventory = resolve_inventory(args.inventory) if args.inventory else None
         outcome = run_experiment(None, inventory, Path(args.results), resume=run_dir)
     else:
+        # every check (run id, results folder, spec, inventory) before anything is created
         check_run_target(Path(args.results), args.run_id)
         spec = spec_mod.load(args.spec)
         inventory = resolve_inventory(args.inventory or "local")
+        read_inventory(inventory)
         outcome = run_experiment(spec, inventory, Path(args.results), run_id=args.run_id)
     print()
     print(f"results: {outcome.run_dir}")
@@ -212,7 +214,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from .report import build_report
 
     run_dir = Path(args.run_dir)
-    paths = build_report(run_dir)
+    paths = build_report(run_dir, pool_hosts=args.pool_hosts)
     for kind, path in paths.items():
         print(f"{kind}: {path}")
     return 0
@@ -260,6 +262,11 @@ def parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="(re)build the report of a run folder")
     rep.add_argument("run_dir")
+    rep.add_argument(
+        "--pool-hosts",
+        action="store_true",
+        help="one group for hosts whose provenance shows identical hardware and software",
+    )
     rep.set_defaults(func=_cmd_report)
 
     cmp = sub.add_parser(

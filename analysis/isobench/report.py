@@ -44,6 +44,7 @@ from isobench.notes import (
     warmup_short,
     warmup_text,
 )
+from isobench.pooling import host_pools, pool_frame, pool_note
 from isobench.render import CSS, ReportContext, md_table, render_html, render_markdown
 from isobench.tables import (
     MISSING,
@@ -203,6 +204,7 @@ def build_report(
     settings: stats.Settings | None = None,
     workers: int | None = None,
     timings: dict[str, float] | None = None,
+    pool_hosts: bool = False,
 ) -> dict[str, Path]:
     """Write report.md, report.html, figures/*.png, samples.csv and samples.parquet into
     ``run_dir``.
@@ -218,12 +220,19 @@ def build_report(
     run = store.load_run(run_dir)  # fail early on a folder that is not a run
     settings = _settings(run, settings)
     loaded = load_tidy(run_dir, workers)
+    pooled_note = None
+    if pool_hosts:
+        pools = host_pools(store.load_provenance(run_dir))
+        loaded.frame = pool_frame(loaded.frame, pools)
+        pooled_note = pool_note(pools)
     clock.lap("load")
     with ThreadPoolExecutor(max_workers=1) as background:  # Arrow writes without the GIL
         exports = background.submit(write_samples, samples_table(loaded.frame), run_dir)
         table = results_table(loaded.frame, None, settings)
         clock.lap("statistics")
         context = build_context(run_dir, loaded.cells, loaded.frame, None, settings, table, run)
+        if pooled_note:
+            context.warnings.insert(0, pooled_note)
         clock.lap("tables")
         pngs = figures.write_figures(loaded.frame, run_dir / figures.FIGURES_DIR, summary=table)
         clock.lap("figures")
@@ -290,12 +299,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m isobench.report", description="(re)build the report of a run folder"
     )
     parser.add_argument("run_dir", metavar="RESULTS_DIR")
+    parser.add_argument(
+        "--pool-hosts",
+        action="store_true",
+        help="one group for hosts whose provenance shows identical hardware and software",
+    )
     settings_arguments(parser)
     args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
     try:
         run_dir = Path(args.run_dir)
         settings = settings_from(args, run_seed(store.load_run(run_dir)))
-        paths = build_report(run_dir, settings)
+        paths = build_report(run_dir, settings, pool_hosts=args.pool_hosts)
     except store.ResultsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
