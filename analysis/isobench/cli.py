@@ -19,6 +19,7 @@ from .store import ResultsError
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     spec = spec_mod.load(args.spec)
+    make_plan(spec, ["check"])  # benchmark_repetitions and exclude name real entries
     print(f"spec {spec.path}: valid ({spec.name}, sha256 {spec.sha256[:12]})")
     if args.inventory:
         path = resolve_inventory(args.inventory)

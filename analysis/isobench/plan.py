@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .benchmarks import BENCHMARKS, ENVIRONMENTS, LOCAL
-from .spec import Spec
+from .spec import Spec, SpecError
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,17 @@ def make_plan(
     warmup = int(spec.data["warmup"])
     rounds = [(r, True) for r in range(1, warmup + 1)]
     rounds += [(r, False) for r in range(1, int(spec.data["repetitions"]) + 1)]
-    pairs = [(env, variant, job) for env, variant in spec.environments for job in jobs(spec)]
+    all_jobs = jobs(spec)
+    reps = _job_repetitions(spec, all_jobs)
+    excluded = _excluded(spec)
+    pairs = [
+        (env, variant, job)
+        for env, variant in spec.environments
+        for job in all_jobs
+        if not any(
+            (env_label(env, variant), b) in excluded or (env, b) in excluded for b in job.benchmarks
+        )
+    ]
     emulated = (spec.data.get("emulated") or {}).get("benchmarks") or {}
     cells: list[dict[str, Any]] = []
     for host in sorted(hosts):
@@ -71,6 +81,8 @@ def make_plan(
             if spec.data["order"] == "randomized":
                 rng.shuffle(order)
             for env, variant, job in order:
+                if not is_warmup and repetition > reps[job.name]:
+                    continue
                 seq += 1
                 target = target_name(host, env, variant)
                 rep_tag = f"w{repetition}" if is_warmup else f"r{repetition}"
@@ -99,6 +111,32 @@ def make_plan(
                     }
                 )
     return cells
+
+
+def env_label(env: str, variant: str) -> str:
+    return f"{env}/{variant}" if variant else env
+
+
+def _job_repetitions(spec: Spec, all_jobs: list[Job]) -> dict[str, int]:
+    """Measured runs per job: the spec's benchmark_repetitions, else its repetitions."""
+    default = int(spec.data["repetitions"])
+    chosen = spec.data.get("benchmark_repetitions") or {}
+    unknown = sorted(set(chosen) - set(spec.data["benchmarks"]))
+    if unknown:
+        raise SpecError(
+            f"benchmark_repetitions: {', '.join(unknown)} not among the spec's benchmarks "
+            f"({', '.join(spec.data['benchmarks'])})"
+        )
+    return {job.name: max(int(chosen.get(b, default)) for b in job.benchmarks) for job in all_jobs}
+
+
+def _excluded(spec: Spec) -> set[tuple[str, str]]:
+    pairs = {(str(e["env"]), str(e["benchmark"])) for e in spec.data.get("exclude") or []}
+    envs = {env_label(e, v) for e, v in spec.environments} | {e for e, _ in spec.environments}
+    bad = sorted(f"{e}/{b}" for e, b in pairs if e not in envs or b not in spec.data["benchmarks"])
+    if bad:
+        raise SpecError(f"exclude: {', '.join(bad)}: not an environment and benchmark of this spec")
+    return pairs
 
 
 def _client_fields(job: Job, host: str, load_host: str) -> dict[str, Any]:

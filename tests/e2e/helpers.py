@@ -19,7 +19,31 @@ PLAUSIBLE = {
     ("stream", "copy"): (0.01, 5000.0),
     ("stream", "triad"): (0.01, 5000.0),
     ("randomaccess", "gups"): (1e-6, 100.0),
+    ("fio", "seqread.mb_s"): (0.1, 1e6),
+    ("fio", "randread-qd128.iops"): (1.0, 1e8),
+    ("nuttcp", "tx_gbps"): (0.001, 1000.0),
+    ("netlat", "tcp_rr.rtt_us"): (1.0, 1e6),
+    ("netlat", "udp_rr.rtt_us"): (1.0, 1e6),
+    ("redis", "get.rps"): (10.0, 1e8),
+    ("mysql", "oltp.tps"): (0.1, 1e7),
 }
+
+
+def assert_no_secret_in_results(run_dir: Path) -> None:
+    """Every generated password or key of the run is 0600 and appears in no result file."""
+    secrets = ROOT / ".cache" / "keys" / run_dir.name
+    values = []
+    for path in secrets.rglob("*"):
+        if path.is_file() and path.suffix != ".pub":
+            assert path.stat().st_mode & 0o077 == 0, path
+            text = path.read_text(errors="replace").strip()
+            if len(text) >= 12 and "PUBLIC KEY" not in text and not text.startswith("ssh-"):
+                values.append(text)
+    for path in run_dir.rglob("*"):
+        if path.is_file() and path.stat().st_size < 50_000_000:
+            content = path.read_text(errors="replace")
+            for value in values:
+                assert value not in content, f"a generated secret is in {path}"
 
 
 def run_cli(*args: str, timeout: int) -> subprocess.CompletedProcess[str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .helpers import cells, only_run_dir, run_cli, samples
+from .helpers import assert_no_secret_in_results, cells, only_run_dir, run_cli, samples
 from .netns_lab import inventory, netns_lab
 
 pytestmark = [
@@ -115,13 +115,4 @@ def test_server_and_load_host_over_ssh(tmp_path: Path) -> None:
         assert _server_processes(base) == []
         mounts = Path("/proc/mounts").read_text()
         assert str(base) not in mounts
-        # no generated secret in the results
-        secret_dir = Path(__file__).resolve().parents[2] / ".cache" / "keys" / run_dir.name
-        for secret in secret_dir.glob("*"):
-            if secret.is_file():
-                assert secret.stat().st_mode & 0o077 == 0, secret
-                value = secret.read_text().strip()
-                if value:
-                    for f in run_dir.rglob("*"):
-                        if f.is_file() and f.stat().st_size < 50_000_000:
-                            assert value not in f.read_text(errors="replace"), f
+        assert_no_secret_in_results(run_dir)

@@ -84,3 +84,30 @@ def test_client_server_cells_name_their_load_host() -> None:
     assert by_id["sut2--native--nuttcp--r1"]["client"] == "sut2--load"
     local = by_id["sut1--native--fio--r1"]
     assert local["kind"] == "local" and "client" not in local
+
+
+def test_benchmark_repetitions_and_exclusions() -> None:
+    s = _spec(
+        environments=["native", "docker-host", "docker-nat"],
+        repetitions=3,
+        benchmark_repetitions={"mysql": 1, "linpack": 2},
+        exclude=[{"env": "docker-nat", "benchmark": "compress"}],
+    )
+    plan = make_plan(s, ["h"])
+    per = Counter((c["env"], c["job"]) for c in plan)
+    assert per[("native", "mysql")] == 1
+    assert per[("native", "hpcc")] == 3  # stream and randomaccess keep 3: the job takes the max
+    assert per[("native", "fio")] == 3
+    assert ("docker-nat", "compress") not in per and per[("docker-host", "compress")] == 3
+
+
+def test_bad_repetitions_or_exclusions_are_named() -> None:
+    import pytest
+
+    with pytest.raises(spec.SpecError, match="benchmark_repetitions: nope"):
+        make_plan(_spec(benchmark_repetitions={"nope": 1}), ["h"])
+    with pytest.raises(spec.SpecError, match="exclude: kvm-tuned/compress"):
+        make_plan(
+            _spec(environments=["native"], exclude=[{"env": "kvm-tuned", "benchmark": "compress"}]),
+            ["h"],
+        )
