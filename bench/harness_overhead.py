@@ -72,9 +72,13 @@ def analyse(run_dir: Path) -> dict:
         res = data.get("res") or {}
         deltas = [r.get("delta") for r in res.get("results", []) if isinstance(r, dict)]
         deltas = [d for d in [res.get("delta"), *deltas] if d]  # a loop: one per item
-        if task.startswith(MEASURE_PREFIX) and deltas:
-            measured += sum(_delta_seconds(str(d)) for d in deltas)
-            measured_tasks += len(deltas)
+        if task.startswith(MEASURE_PREFIX) and (deltas or data.get("duration") is not None):
+            if deltas:
+                measured += sum(_delta_seconds(str(d)) for d in deltas)
+                measured_tasks += len(deltas)
+            else:  # no_log hides the command's own time: take the task's
+                measured += float(data["duration"])
+                measured_tasks += 1
             t0, t1 = _time(str(data["start"])), _time(str(data["end"]))
             first_cell = t0 if first_cell is None or t0 < first_cell else first_cell
             last_cell = t1 if last_cell is None or t1 > last_cell else last_cell
