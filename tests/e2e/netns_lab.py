@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BRIDGE = "isob-br0"
+# Docker sets the FORWARD policy to DROP and makes bridged traffic pass iptables
+# (br_netfilter): the lab bridge's own traffic is let through, and nothing else.
+FORWARD_RULE = ("FORWARD", "-i", BRIDGE, "-o", BRIDGE, "-j", "ACCEPT")
 NET = "198.18.2"
 
 
@@ -70,6 +73,9 @@ def _cleanup(names: list[str], pidfiles: list[Path]) -> None:
                 os.kill(int(pid), 9)
         _sh("ip", "netns", "delete", ns, check=False)
     _sh("ip", "link", "delete", BRIDGE, check=False)
+    if shutil.which("iptables"):
+        while _sh("iptables", "-D", *FORWARD_RULE, check=False).returncode == 0:
+            pass
 
 
 @contextmanager
@@ -92,6 +98,8 @@ def netns_lab(tmp: Path, names: list[str]) -> Iterator[tuple[list[NetnsHost], Pa
         _sh("ip", "link", "add", BRIDGE, "type", "bridge")
         _sh("ip", "addr", "add", f"{NET}.1/24", "dev", BRIDGE)
         _sh("ip", "link", "set", BRIDGE, "up")
+        if shutil.which("iptables"):
+            _sh("iptables", "-I", FORWARD_RULE[0], "1", *FORWARD_RULE[1:])
         for i, (name, ns, pidfile) in enumerate(zip(names, namespaces, pidfiles, strict=True)):
             address = f"{NET}.{11 + i}"
             outside, inside = f"isob-v{i}", f"isob-p{i}"

@@ -10,28 +10,22 @@ machine's filesystem); the copy is made from the local userland, built first if 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from .helpers import assert_no_secret_in_results, cells, only_run_dir, run_cli, samples
+from .helpers import ROOT, assert_no_secret_in_results, cells, only_run_dir, run_cli, samples
 from .netns_lab import inventory, netns_lab
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(shutil.which("ip") is None, reason="needs iproute2"),
 ]
-
-SEED_SPEC = {
-    "isobench": 1,
-    "name": "seed",
-    "repetitions": 1,
-    "environments": ["native"],
-    "benchmarks": {"compress": {"input_mb": 1}},
-}
 
 SPEC = {
     "isobench": 1,
@@ -49,14 +43,26 @@ SPEC = {
 
 
 def _local_userland(tmp: Path) -> Path:
-    """The local benchmark userland (built by a one-cell native run when absent)."""
-    results = tmp / "seed-results"
-    spec = tmp / "seed.yml"
-    spec.write_text(yaml.safe_dump(SEED_SPEC))
-    proc = run_cli("run", "--spec", str(spec), "--results", str(results), timeout=20 * 60)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    prov = json.loads((only_run_dir(results) / "provenance" / "localhost--native.json").read_text())
-    userland = Path("/var/lib/isobench/userland") / prov["userland"]
+    """The local benchmark userland, built by the userland role when absent (reused by
+    every run on this machine)."""
+    import ansible_runner
+
+    out = tmp / "userland.json"
+    (tmp / "runner").mkdir()
+    result = ansible_runner.run(
+        private_data_dir=str(tmp / "runner"),
+        playbook=str(ROOT / "tests" / "e2e" / "playbooks" / "userland_only.yml"),
+        inventory={"all": {"hosts": {"localhost": {
+            "ansible_connection": "local", "ansible_python_interpreter": "/usr/bin/python3"}}}},
+        extravars={"userland_test_out": str(out)},
+        envvars={
+            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+        },
+        quiet=True,
+    )  # fmt: skip
+    assert result.status == "successful", result.stdout.read()[-3000:]
+    userland = Path(json.loads(out.read_text())["root"]).parent
     assert (userland / "complete").exists(), userland
     return userland
 
@@ -80,7 +86,7 @@ def test_server_and_load_host_over_ssh(tmp_path: Path) -> None:
     for name in ("sut", "load"):  # each host's own copy (hard links: instant, no space)
         dest = base / name / "userland" / userland.name
         dest.parent.mkdir(parents=True)
-        subprocess.run(["cp", "-al", str(userland), str(dest)], check=True)
+        subprocess.run(["cp", "-a", "-l", "-x", str(userland), str(dest)], check=True)
     with netns_lab(tmp_path / "lab", ["sut", "load"]) as (hosts, key):
         inv = tmp_path / "lab-hosts.yml"
         inv.write_text(inventory(hosts, key, ["load"], base))
