@@ -289,6 +289,8 @@ def run_experiment(
             interrupt.requested = True
             status = "canceled"
         except OSError as exc:  # e.g. the results disk is full: keep what is on disk
+            if recorder.fatal is None:
+                recorder.say(f"the controller could not go on: {exc}; cells on disk are kept")
             recorder.fatal = recorder.fatal or exc
         if recorder.fatal is not None:
             status = f"error: cannot write results: {recorder.fatal}"

@@ -46,6 +46,31 @@ def assert_no_secret_in_results(run_dir: Path) -> None:
                 assert value not in content, f"a generated secret is in {path}"
 
 
+# The controller itself as the one host of a role test, with the host's own Python (the
+# one the roles install python3-libvirt, python3-requests for).
+LOCALHOST_INVENTORY = {
+    "all": {
+        "hosts": {
+            "localhost": {
+                "ansible_connection": "local",
+                "ansible_python_interpreter": "/usr/bin/python3",
+            }
+        }
+    }
+}
+
+
+def role_test_env() -> dict[str, str]:
+    """ansible-runner envvars of a role test: the project's ansible.cfg, roles and venv."""
+    import os
+
+    return {
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_ROLES_PATH": str(ROOT / "roles"),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+    }
+
+
 def run_cli(*args: str, timeout: int) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(ISOBENCH), *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout

@@ -23,7 +23,6 @@ import shutil
 import socket
 import stat
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -31,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from .helpers import debootstrap_rootfs
+from .helpers import LOCALHOST_INVENTORY, debootstrap_rootfs, role_test_env
 
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK = REPO / "tests" / "e2e" / "playbooks" / "app_roles.yml"
@@ -135,21 +134,11 @@ def _run_playbook(tmp_path: Path, root: Path, extravars: dict[str, Any]) -> dict
     private = tmp_path / "runner"
     private.mkdir()
     out_file = tmp_path / "out.json"
-    venv_bin = str(Path(sys.executable).parent)
     started = time.monotonic()
     result = ansible_runner.run(
         private_data_dir=str(private),
         playbook=str(PLAYBOOK),
-        inventory={
-            "all": {
-                "hosts": {
-                    "localhost": {
-                        "ansible_connection": "local",
-                        "ansible_python_interpreter": "/usr/bin/python3",
-                    }
-                }
-            }
-        },
+        inventory=LOCALHOST_INVENTORY,
         extravars={
             "app_test_rootfs": str(root),
             "app_test_run_id": run_id,
@@ -160,11 +149,7 @@ def _run_playbook(tmp_path: Path, root: Path, extravars: dict[str, Any]) -> dict
             "app_test_timeout": 120,
             **extravars,
         },
-        envvars={
-            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-            "ANSIBLE_ROLES_PATH": str(REPO / "roles"),
-            "PATH": f"{venv_bin}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-        },
+        envvars=role_test_env(),
         quiet=True,
     )
     elapsed = time.monotonic() - started

@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import pytest
 
 from isobench import samples
 
-from .helpers import debootstrap_rootfs
+from .helpers import LOCALHOST_INVENTORY, debootstrap_rootfs, role_test_env
 
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK = REPO / "tests" / "e2e" / "playbooks" / "fio_role.yml"
@@ -79,22 +78,12 @@ def test_fio_role_measures_and_cleans_up(tmp_path: Path, fio_rootfs: Path) -> No
         "direct": True,
         "ioengine": "libaio",
     }
-    venv_bin = str(Path(sys.executable).parent)
     (tmp_path / "runner").mkdir()
     started = time.monotonic()
     result = ansible_runner.run(
         private_data_dir=str(tmp_path / "runner"),
         playbook=str(PLAYBOOK),
-        inventory={
-            "all": {
-                "hosts": {
-                    "localhost": {
-                        "ansible_connection": "local",
-                        "ansible_python_interpreter": "/usr/bin/python3",
-                    }
-                }
-            }
-        },
+        inventory=LOCALHOST_INVENTORY,
         extravars={
             "fio_test_rootfs": str(fio_rootfs),
             "fio_test_out": str(out_file),
@@ -102,11 +91,7 @@ def test_fio_role_measures_and_cleans_up(tmp_path: Path, fio_rootfs: Path) -> No
             "fio_test_timeout": 120,
             "fio_test_refusing_workdir": REFUSING_WORKDIR,
         },
-        envvars={
-            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-            "ANSIBLE_ROLES_PATH": str(REPO / "roles"),
-            "PATH": f"{venv_bin}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-        },
+        envvars=role_test_env(),
         quiet=True,
     )
     elapsed = time.monotonic() - started

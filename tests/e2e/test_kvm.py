@@ -19,12 +19,13 @@ import re
 import shutil
 import stat
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import pytest
+
+from .helpers import LOCALHOST_INVENTORY, role_test_env
 
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK = REPO / "tests" / "e2e" / "playbooks" / "kvm_targets.yml"
@@ -130,22 +131,12 @@ def test_kvm_targets_boot_answer_and_vanish(tmp_path: Path) -> None:
     out_file = tmp_path / "out.json"
     networks_before = _networks_if_libvirtd_answers()
 
-    venv_bin = str(Path(sys.executable).parent)
     (tmp_path / "runner").mkdir()
     started = time.monotonic()
     result = ansible_runner.run(
         private_data_dir=str(tmp_path / "runner"),
         playbook=str(PLAYBOOK),
-        inventory={
-            "all": {
-                "hosts": {
-                    "localhost": {
-                        "ansible_connection": "local",
-                        "ansible_python_interpreter": "/usr/bin/python3",
-                    }
-                }
-            }
-        },
+        inventory=LOCALHOST_INVENTORY,
         extravars={
             "kvm_test_rootfs": str(rootfs),
             "kvm_test_run_id": run_id,
@@ -159,11 +150,7 @@ def test_kvm_targets_boot_answer_and_vanish(tmp_path: Path) -> None:
             "kvm_test_mem_mb": 1024,
             "kvm_allow_tcg": True,
         },
-        envvars={
-            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-            "ANSIBLE_ROLES_PATH": str(REPO / "roles"),
-            "PATH": f"{venv_bin}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-        },
+        envvars=role_test_env(),
         quiet=True,
     )
     elapsed = time.monotonic() - started

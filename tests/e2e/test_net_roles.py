@@ -21,12 +21,13 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import pytest
+
+from .helpers import LOCALHOST_INVENTORY, role_test_env
 
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK = REPO / "tests" / "e2e" / "playbooks" / "net_roles.yml"
@@ -147,7 +148,6 @@ def test_net_roles_measure_and_leave_nothing(tmp_path: Path) -> None:
     busy.listen(1)
     out_file = tmp_path / "out.json"
     (tmp_path / "runner").mkdir()
-    venv_bin = str(Path(sys.executable).parent)
     try:
         for fs in ("/proc", "/sys", "/dev"):
             if f"{root}{fs}" not in _mounted():
@@ -157,27 +157,14 @@ def test_net_roles_measure_and_leave_nothing(tmp_path: Path) -> None:
         result = ansible_runner.run(
             private_data_dir=str(tmp_path / "runner"),
             playbook=str(PLAYBOOK),
-            inventory={
-                "all": {
-                    "hosts": {
-                        "localhost": {
-                            "ansible_connection": "local",
-                            "ansible_python_interpreter": "/usr/bin/python3",
-                        }
-                    }
-                }
-            },
+            inventory=LOCALHOST_INVENTORY,
             extravars={
                 "net_test_rootfs": str(root),
                 "net_test_out": str(out_file),
                 "net_test_duration": DURATION_S,
                 "net_test_busy_port": busy.getsockname()[1],
             },
-            envvars={
-                "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-                "ANSIBLE_ROLES_PATH": str(REPO / "roles"),
-                "PATH": f"{venv_bin}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-            },
+            envvars=role_test_env(),
             quiet=True,
             timeout=600,
         )
