@@ -32,6 +32,8 @@ SAMPLE = {
 def _run_folder(tmp_path: Path) -> tuple[Path, list[dict]]:
     loaded = spec.load("quick")
     data = {**loaded.data, "environments": ["native"], "repetitions": 2}
+    data.pop("benchmark_repetitions", None)
+    data.pop("exclude", None)
     data["benchmarks"] = {"compress": data["benchmarks"]["compress"]}
     plan = make_plan(spec.Spec(data=data, path=None, text=loaded.text), ["localhost"])
     run_dir = tmp_path / "r1"
