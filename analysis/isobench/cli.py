@@ -136,10 +136,10 @@ class _CleanEvents:
             self.changed += 1
             print(f"{host}: changed: {task}", flush=True)
         elif kind == "runner_on_failed" and not data.get("ignore_errors"):
-            msg = str(res.get("msg") or res.get("stderr") or "failed").strip()
-            if not res.get("msg") and res.get("results"):
-                items = [r for r in res["results"] if isinstance(r, dict) and r.get("failed")]
-                msg = "; ".join(str(r.get("msg") or r.get("stderr") or "")[-300:] for r in items)
+            failed = [
+                r for r in res.get("results") or [] if isinstance(r, dict) and r.get("failed")
+            ]
+            msg = "; ".join(self._why(r) for r in failed or [res])
             self.failures[host] = f"{task}: {msg[-600:]}"
             print(f"{host}: FAILED: {task}: {msg[-600:]}", file=sys.stderr, flush=True)
         elif kind == "runner_on_unreachable":
@@ -147,6 +147,13 @@ class _CleanEvents:
             self.failures[host] = f"unreachable: {msg[-400:]}"
             print(f"{host}: UNREACHABLE: {msg[-400:]}", file=sys.stderr, flush=True)
         return True
+
+    @staticmethod
+    def _why(res: dict[str, Any]) -> str:
+        """A failed result in a line: the module's message and the command's stderr."""
+        parts = [str(res.get(k) or "").strip() for k in ("msg", "stderr")]
+        text = ": ".join(p for p in parts if p and p != "non-zero return code") or "failed"
+        return text.replace("\n", " | ")[-400:]
 
 
 def _cmd_clean_hosts(args: argparse.Namespace) -> int:

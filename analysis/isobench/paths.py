@@ -39,6 +39,8 @@ def ensure_ansible_on_path() -> None:
 def secrets_dir(run_id: str) -> Path:
     """The controller folder of one run's generated keys and passwords (mode 0700), kept
     out of the results folder: .cache/keys/<run-id>."""
+    if not run_id or "/" in run_id or run_id in (".", "..") or run_id.startswith("."):
+        raise ValueError(f"not a run id: {run_id!r}")
     path = project_root() / ".cache" / "keys" / run_id
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     path.chmod(0o700)
