@@ -133,3 +133,17 @@ def test_environment_options(tmp_path: Path) -> None:
     data["docker"] = {"limits": {"cpuset": "0; rm -rf /"}}
     with pytest.raises(spec.SpecError, match="cpuset"):
         spec.load(_write(tmp_path, data))
+
+
+def test_paper_profile_has_the_studys_configurations() -> None:
+    paper = spec.load("paper")
+    assert set(paper.environments) >= {
+        ("native", ""),
+        ("docker-host", "volume"),
+        ("docker-nat", "volume"),
+        ("docker-nat", "overlay"),
+        ("kvm-tuned", "raw"),
+        ("kvm-tuned", "qcow2"),
+    }
+    assert paper.data["benchmarks"]["mysql"]["table_rows"] == 2_000_000
+    assert paper.data["benchmarks"]["redis"]["requests"] == 500_000
