@@ -33,6 +33,7 @@ SUITE = "bookworm"
 CONTRACT_KEYS = {
     "name", "host", "env", "variant", "accel", "exec", "fsroot", "workdir",
     "cpus", "mem_mb", "llc_bytes", "limits", "image", "listen_address",
+    "bind_address", "port_offset", "state",
 }  # fmt: skip
 
 pytestmark = [

@@ -51,6 +51,8 @@ ARCH_KEYS = {
     # optional in the contract; KVM guests have them
     "pause",
     "resume",
+    "bind_address",
+    "state",
 }
 
 pytestmark = [
