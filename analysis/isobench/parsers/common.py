@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -38,3 +39,23 @@ def parse_delta(delta: str) -> float:
         return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
     except (AttributeError, ValueError) as exc:
         raise ParseError(f"not a duration: {delta!r}") from exc
+
+
+def sweep_points(
+    points: Any, key: str, benchmark: str
+) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """(value, where, point) of every point of a sweep over ``key`` (connections, threads):
+    at least one point, each with an integer value, none run twice."""
+    if not isinstance(points, list) or not points:
+        raise ParseError(f"{benchmark}: no sweep point was run")
+    seen: set[int] = set()
+    for point in points:
+        try:
+            value = int(point[key])
+        except (KeyError, TypeError, ValueError):
+            raise ParseError(f"{benchmark}: sweep point without {key}: {point!r}") from None
+        where = f"{benchmark}: {key}={value}"
+        if value in seen:
+            raise ParseError(f"{where}: point run twice")
+        seen.add(value)
+        yield value, where, point

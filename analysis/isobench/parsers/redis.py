@@ -20,7 +20,7 @@ import csv
 import re
 from typing import Any
 
-from .common import ParseError, measurement
+from .common import ParseError, measurement, sweep_points
 
 BENCHMARK = "redis"
 
@@ -136,21 +136,10 @@ def parse_csv(text: str, where: str = BENCHMARK) -> dict[str, dict[str, float]]:
 def parse_redis(points: list[dict[str, Any]], tests: list[str] | None = None) -> dict[str, Any]:
     """Measurements of every sweep point; ``tests`` (e.g. ``["get", "set"]``) must all be
     present at every point when given."""
-    if not isinstance(points, list) or not points:
-        raise ParseError(f"{BENCHMARK}: no sweep point was run")
     wanted = [metric_name(t) for t in tests or []]
     out: list[dict[str, Any]] = []
     observed: dict[str, Any] = {"connections_run": [], "tests": []}
-    seen: set[int] = set()
-    for point in points:
-        try:
-            connections = int(point["connections"])
-        except (KeyError, TypeError, ValueError):
-            raise ParseError(f"{BENCHMARK}: sweep point without connections: {point!r}") from None
-        where = f"{BENCHMARK}: connections={connections}"
-        if connections in seen:
-            raise ParseError(f"{where}: point run twice")
-        seen.add(connections)
+    for connections, where, point in sweep_points(points, "connections", BENCHMARK):
         stdout, stderr = check_result("redis-benchmark", where, point.get("result"))
         error = _ERRORS.search(stdout + "\n" + stderr)
         if error:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .common import ParseError, measurement
+from .common import ParseError, measurement, sweep_points
 from .redis import check_result
 
 BENCHMARK = "mysql"
@@ -92,20 +92,9 @@ def parse_report(text: str, where: str = BENCHMARK) -> dict[str, float]:
 def parse_sysbench(points: list[dict[str, Any]], benchmark: str = BENCHMARK) -> dict[str, Any]:
     """Measurements ``oltp.tps``, ``oltp.qps``, ``oltp.latency_avg_ms`` and
     ``oltp.latency_p<N>_ms`` (N from ``--percentile``, 95 by default) of every point."""
-    if not isinstance(points, list) or not points:
-        raise ParseError(f"{benchmark}: no sweep point was run")
     out: list[dict[str, Any]] = []
     observed: dict[str, Any] = {"threads_run": [], "ignored_errors": 0, "reconnects": 0}
-    seen: set[int] = set()
-    for point in points:
-        try:
-            threads = int(point["threads"])
-        except (KeyError, TypeError, ValueError):
-            raise ParseError(f"{benchmark}: sweep point without threads: {point!r}") from None
-        where = f"{benchmark}: threads={threads}"
-        if threads in seen:
-            raise ParseError(f"{where}: point run twice")
-        seen.add(threads)
+    for threads, where, point in sweep_points(points, "threads", benchmark):
         stdout, _stderr = check_result("sysbench", where, point.get("result"))
         report = parse_report(stdout, where)
         if int(report["threads"]) != threads:
